@@ -1,0 +1,185 @@
+"""The command line. Each command parses options, calls one core function and
+turns its result into output and an exit code; `main` is the one place where
+exceptions become exit codes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mlci import __version__
+from mlci.errors import EXIT_OUT_OF_DATE, EXIT_UNDECIDED, EXIT_USER_ERROR, MlciError, UserError
+from mlci.findings import Severity
+
+PATHS = click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+
+
+class OutputSpec(click.ParamType):
+    """`-o FORMAT` or `-o FORMAT=PATH`."""
+
+    name = "format[=path]"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> tuple[str, str | None]:
+        if isinstance(value, tuple):
+            return value
+        from mlci.reporters import REPORTERS
+
+        fmt, _, path = str(value).partition("=")
+        if fmt not in REPORTERS:
+            self.fail(f"unknown format {fmt!r} (one of {', '.join(REPORTERS)})", param, ctx)
+        return fmt, (path or None)
+
+
+def _outputs_option(default: str = "text") -> Any:
+    return click.option(
+        "-o", "--output", "outputs", type=OutputSpec(), multiple=True, default=[(default, None)],
+        help="Report format, repeatable: text, json, ...; FORMAT=PATH writes to a file.",
+    )
+
+
+def _fail_on_option() -> Any:
+    return click.option(
+        "--fail-on", type=click.Choice([s.label for s in Severity]), default="low", show_default=True,
+        help="Lowest severity that makes the command fail.",
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mlci")
+@click.option("--debug", is_flag=True, help="Show tracebacks of mlci's own errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """mlci: one mlproject.yaml in, governed ML delivery out."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def _emit(findings: list[Any], outputs: list[tuple[str, str | None]], command: str, fail_on: Severity,
+          rules: dict[str, dict[str, object]] | None = None) -> None:
+    from mlci.reporters import REPORTERS, ReportContext
+
+    context = ReportContext(command=command, fail_on=fail_on, tool_version=__version__, rules=rules or {})
+    for fmt, path in outputs:
+        text = REPORTERS[fmt](findings, context)
+        if path:
+            target = Path(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        else:
+            click.echo(text, nl=False)
+
+
+@cli.command()
+@PATHS
+@_outputs_option()
+def validate(paths: tuple[str, ...], outputs: list[tuple[str, str | None]]) -> None:
+    """Check mlproject.yaml files against the schema."""
+    from mlci.commands.common import load_and_validate
+
+    outcome = load_and_validate(paths)
+    _emit(outcome.sorted(), outputs, "validate", Severity.INFO)
+    sys.exit(outcome.exit_code(Severity.INFO))
+
+
+@cli.command()
+@PATHS
+@_outputs_option()
+@_fail_on_option()
+@click.option("--engine", type=click.Choice(["embedded"]), default="embedded", show_default=True,
+              help="Policy engine.")
+@click.option("--policies", "policy_dirs", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of your own Rego policies, added to the built-in pack (repeatable).")
+@click.option("--data", "data_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSON policy data (settings such as min_production_approvers), repeatable.")
+@click.option("--now", default=None, help="The date policies and waivers see as today (YYYY-MM-DD); default: today, UTC.")
+def check(paths: tuple[str, ...], outputs: list[tuple[str, str | None]], fail_on: str, engine: str,
+          policy_dirs: tuple[Path, ...], data_files: tuple[Path, ...], now: str | None) -> None:
+    """Validate specs and check them against the governance policies."""
+    from mlci.commands.check import CheckOptions, run_check
+    from mlci.commands.common import parse_today
+
+    options = CheckOptions(engine=engine, policy_dirs=policy_dirs, data_files=data_files, today=parse_today(now))
+    outcome, pack = run_check(paths, options)
+    threshold = Severity.parse(fail_on)
+    rules = {m.id: {"title": m.title, "description": m.description, "severity": m.severity.label,
+                    "controls": list(m.controls), "remediation": m.remediation, "help_uri": m.help_uri}
+             for m in pack.rules.values()}
+    _emit(outcome.sorted(), outputs, "check", threshold, rules)
+    sys.exit(outcome.exit_code(threshold))
+
+
+@cli.command()
+@PATHS
+@click.option("--target", "targets", multiple=True, help="Render only these targets (repeatable); default: all the spec asks for.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder; default: the folder of each mlproject.yaml.")
+@click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 4 if files are out of date or edited by hand.")
+@click.option("--force", is_flag=True, help="Overwrite files that mlci did not generate or that were edited by hand.")
+def render(paths: tuple[str, ...], targets: tuple[str, ...], out: Path | None, check_only: bool, force: bool) -> None:
+    """Render pipelines, Dockerfile and Kubernetes manifests from specs."""
+    from mlci.commands.render import run_render
+    from mlci.render.writer import _shown
+
+    result = run_render(paths, targets, out, check=check_only, force=force)
+    if result.outcome.invalid_input:
+        _emit(result.outcome.sorted(), [("text", None)], "render", Severity.INFO)
+        sys.exit(EXIT_USER_ERROR)
+    if check_only:
+        stale = [item for report in result.checks for item in report.out_of_date]
+        for path, why in stale:
+            click.echo(f"{_shown(path)}: {why}", err=True)
+        if stale:
+            click.echo(f"mlci render --check: {len(stale)} file(s) out of date; run `mlci render` and commit", err=True)
+            sys.exit(EXIT_OUT_OF_DATE)
+        total = sum(len(plan.files) for plan in result.plans)
+        click.echo(f"mlci render --check: {total} generated file(s) up to date")
+        return
+    for report in result.writes:
+        for path in report.written:
+            click.echo(f"wrote {_shown(path)}")
+        for path in report.removed:
+            click.echo(f"removed {_shown(path)} (no longer generated)")
+        for path in report.kept_orphans:
+            click.echo(f"kept {_shown(path)}: no longer generated, but not mlci's unedited output", err=True)
+    written = sum(len(r.written) for r in result.writes)
+    unchanged = sum(len(r.unchanged) for r in result.writes)
+    click.echo(f"mlci render: {written} written, {unchanged} unchanged")
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of mlproject.yaml."""
+    from mlci.resources import schema_path
+
+    click.echo(schema_path().read_text(encoding="utf-8"), nl=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: the one place where exceptions become exit codes."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="mlci", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(EXIT_USER_ERROR)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USER_ERROR)
+    except MlciError as exc:
+        click.echo(f"mlci: {exc.message}", err=True)
+        if debug and not isinstance(exc, UserError):
+            raise
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        click.echo(f"mlci: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
+        sys.exit(EXIT_UNDECIDED)

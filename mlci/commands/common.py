@@ -1,0 +1,76 @@
+"""Shared steps of the commands: find and load specs, validate them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from mlci.discover import display_path, find_specs
+from mlci.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USER_ERROR, InputError, UserError
+from mlci.findings import Finding, Severity, failing, sort_findings
+from mlci.loader import Spec, load_spec
+from mlci.schema import validate_spec
+
+
+@dataclass
+class Outcome:
+    """What a checking command found, and the exit code that follows from it."""
+
+    findings: list[Finding] = field(default_factory=list)
+    invalid_input: bool = False
+    specs: list[Spec] = field(default_factory=list)
+
+    def exit_code(self, fail_on: Severity) -> int:
+        if self.invalid_input:
+            return EXIT_USER_ERROR
+        return EXIT_FINDINGS if failing(self.findings, fail_on) else EXIT_OK
+
+    def sorted(self) -> list[Finding]:
+        return sort_findings(self.findings)
+
+
+def input_error_finding(error: InputError) -> Finding:
+    loc = error.location
+    return Finding(
+        rule_id="syntax",
+        severity=Severity.CRITICAL,
+        message=error.problem,
+        file=loc.file,
+        line=loc.line,
+        column=loc.column,
+        source="input",
+    )
+
+
+def load_and_validate(paths: tuple[str, ...]) -> Outcome:
+    """Load every spec under `paths`; broken files and schema errors become findings."""
+    outcome = Outcome()
+    for path in find_specs(paths):
+        try:
+            spec = load_spec(path, display_path(path))
+        except InputError as exc:
+            outcome.findings.append(input_error_finding(exc))
+            outcome.invalid_input = True
+            continue
+        problems = validate_spec(spec)
+        if problems:
+            outcome.findings.extend(problems)
+            outcome.invalid_input = True
+            continue
+        outcome.specs.append(spec)
+    return outcome
+
+
+def parse_today(value: str | None) -> str:
+    """The date policies see as today: `--now` (YYYY-MM-DD or RFC 3339) or the UTC date."""
+    if not value:
+        return dt.datetime.now(dt.timezone.utc).date().isoformat()
+    try:
+        if len(value) == 10:
+            return dt.date.fromisoformat(value).isoformat()
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UserError(f"--now {value!r}: expected YYYY-MM-DD or an RFC 3339 timestamp") from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.timezone.utc)
+    return parsed.date().isoformat()

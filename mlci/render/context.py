@@ -1,0 +1,136 @@
+"""The data every template sees: the spec with its documented defaults filled
+in, plus the few facts about where files land. Templates never compute
+defaults themselves, so all targets agree on them."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+from typing import Any
+
+from mlci import __version__
+from mlci.loader import Spec
+
+DEFAULT_PYTHON = "3.11"
+DEFAULT_MODEL_PATH = "artifacts/model.joblib"
+DEFAULT_METRICS_FILE = "artifacts/metrics.json"
+DEFAULT_REQUIREMENTS = "requirements.txt"
+BLESSING_FILE = "artifacts/blessing.json"
+CI_TARGETS = ("github", "gitlab", "jenkins")
+
+
+def as_argv(command: str | list[str] | None) -> list[str]:
+    if command is None:
+        return []
+    return shlex.split(command) if isinstance(command, str) else [str(c) for c in command]
+
+
+def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[str, Any]:
+    data = spec.data
+    project = data["project"]
+    training = data["training"]
+    evaluation = data["evaluation"]
+    ci = data.get("ci", {})
+    serving = data.get("serving")
+    mlci_version = ci.get("mlci_version", __version__)
+    project_dir = Path(os.path.relpath(spec.directory.resolve(), out_dir.resolve())).as_posix()
+    spec_file = spec.path.name
+
+    # Pipeline jobs run mlci from the project folder, so the check re-renders from there.
+    render_args = [spec_file]
+    if project_dir != ".":
+        render_args += ["--out", Path(os.path.relpath(out_dir.resolve(), spec.directory.resolve())).as_posix()]
+    for target in targets:
+        render_args += ["--target", target]
+
+    return {
+        "mlci": {
+            "version": mlci_version,
+            "pip_spec": f"mlci=={mlci_version}",
+            "rendered_by": __version__,
+        },
+        "spec": data,
+        "spec_file": spec_file,
+        "project_dir": project_dir,
+        "render_check_args": render_args,
+        "targets": list(targets),
+        "project": {
+            "name": project["name"],
+            "description": project.get("description", ""),
+            "team": project.get("team", ""),
+            "owners": project.get("owners", []),
+            "authors": project.get("authors", []),
+        },
+        "image": {
+            "repository": f"{ci.get('image_registry', 'registry.example.com/' + project.get('team', 'ml'))}/{project['name']}",
+        },
+        "python_version": ci.get("python_version", DEFAULT_PYTHON),
+        "runner_labels": ci.get("runner_labels", []),
+        "ci_env": dict(sorted(ci.get("env", {}).items())),
+        "datasets": data["datasets"],
+        "training": {
+            "image": training.get("image", f"python:{ci.get('python_version', DEFAULT_PYTHON)}-slim"),
+            "requirements": training.get("requirements", DEFAULT_REQUIREMENTS),
+            "schedule": training.get("schedule"),
+            "retrain_on_drift": training.get("retrain_on_drift", False),
+            "timeout_minutes": training.get("timeout_minutes", 60),
+            "resources": _resources(training.get("resources", {}), "1", "2Gi"),
+            "model_path": training.get("outputs", {}).get("model", DEFAULT_MODEL_PATH),
+            "command": as_argv(training["command"]),
+            "params": training.get("params", {}),
+        },
+        "evaluation": {
+            "metrics_file": evaluation.get("metrics_file", DEFAULT_METRICS_FILE),
+            "gates": evaluation.get("gates", []),
+            "command": as_argv(evaluation["command"]),
+        },
+        "blessing_file": BLESSING_FILE,
+        "model": data["model"],
+        "serving": _serving(serving, training),
+        "environments": [_environment(env) for env in data.get("environments", [])],
+        "monitoring": data.get("monitoring"),
+        "governance": data.get("governance", {}),
+    }
+
+
+def _resources(raw: dict[str, Any], cpu: str, memory: str) -> dict[str, Any]:
+    return {"cpu": str(raw.get("cpu", cpu)), "memory": str(raw.get("memory", memory)), "gpu": int(raw.get("gpu", 0))}
+
+
+def _serving(serving: dict[str, Any] | None, training: dict[str, Any]) -> dict[str, Any] | None:
+    if serving is None:
+        return None
+    return {
+        "image": serving.get("image", training.get("image")),
+        "command": as_argv(serving["command"]),
+        "port": serving.get("port", 8080),
+        "health_path": serving.get("health_path", "/healthz"),
+        "latency_slo_ms": serving.get("latency_slo_ms"),
+        "resources": _resources(serving.get("resources", {}), "500m", "512Mi"),
+    }
+
+
+def _environment(env: dict[str, Any]) -> dict[str, Any]:
+    strategy = env.get("strategy", {})
+    approvals = env.get("approvals", {})
+    return {
+        "name": env["name"],
+        "tier": env["tier"],
+        "cluster": env["cluster"],
+        "namespace": env["namespace"],
+        "region": env["region"],
+        "replicas": env.get("replicas", 1),
+        "autoscaling": env.get("autoscaling"),
+        "strategy": {
+            "type": strategy.get("type", "rolling"),
+            "steps": strategy.get("steps", []),
+            "provider": strategy.get("provider", "argo-rollouts"),
+        },
+        "approvals": {
+            "required": approvals.get("required", 0),
+            "approvers": approvals.get("approvers", []),
+            "separation_of_duties": approvals.get("separation_of_duties", True),
+            "wait_timer_minutes": approvals.get("wait_timer_minutes", 0),
+        },
+    }

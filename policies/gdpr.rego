@@ -1,0 +1,409 @@
+# GDPR checks for datasets that hold personal data.
+#
+# Input: the mlproject.yaml spec as JSON. Settings: data.mlci_settings (optional,
+# see settings.json). Every check is a partial set of {"msg", "path"} objects.
+# Helpers are functions so that they never show up in data.mlci.gdpr.
+package mlci.gdpr
+
+import rego.v1
+
+# METADATA
+# title: Personal data needs a lawful basis
+# description: >-
+#   Every dataset that holds personal data must name its lawful basis for processing,
+#   one of the six bases of GDPR Art. 6(1) - consent, contract, legal_obligation,
+#   vital_interests, public_task or legitimate_interests.
+# custom:
+#   id: MLCI-GDPR-001
+#   severity: critical
+#   controls:
+#     - GDPR Art. 6(1)
+#     - GDPR Art. 5(1)(a)
+#   remediation: Set the dataset's legal_basis to the Art. 6(1) basis recorded for this processing in your record of processing activities.
+legal_basis_required contains violation if {
+	some i, ds in input.datasets
+	personal(ds)
+	basis := object.get(ds, "legal_basis", null)
+	not lawful_basis(basis)
+	violation := {
+		"msg": legal_basis_msg(dataset_label(ds, i), basis),
+		"path": ["datasets", i, "legal_basis"],
+	}
+}
+
+# METADATA
+# title: Personal data needs a retention period
+# description: >-
+#   Every dataset that holds personal data must say how long it is kept, as an
+#   ISO-8601 duration in years, months, weeks or days (for example P2Y, P18M, P365D),
+#   so that storage limitation can be enforced.
+# custom:
+#   id: MLCI-GDPR-002
+#   severity: high
+#   controls:
+#     - GDPR Art. 5(1)(e)
+#     - GDPR Art. 13(2)(a)
+#   remediation: Set the dataset's retention to an ISO-8601 duration such as P2Y that matches your retention schedule.
+retention_period_required contains violation if {
+	some i, ds in input.datasets
+	personal(ds)
+	retention := object.get(ds, "retention", null)
+	not valid_duration(retention)
+	violation := {
+		"msg": retention_msg(dataset_label(ds, i), retention),
+		"path": ["datasets", i, "retention"],
+	}
+}
+
+# METADATA
+# title: Retention of personal data is bounded
+# description: >-
+#   The retention period of a dataset with personal data must not exceed the
+#   organisation's maximum (settings max_retention_days, 1825 days by default),
+#   counting a year as 365 days, a month as 30 and a week as 7.
+# custom:
+#   id: MLCI-GDPR-003
+#   severity: medium
+#   controls:
+#     - GDPR Art. 5(1)(e)
+#   remediation: Shorten the dataset's retention to at most the organisation's maximum, or delete or anonymise the data sooner.
+retention_period_bounded contains violation if {
+	some i, ds in input.datasets
+	personal(ds)
+	retention := ds.retention
+	valid_duration(retention)
+	days := duration_days(retention)
+	limit := setting("max_retention_days", 1825)
+	days > limit
+	violation := {
+		"msg": sprintf(
+			"Dataset '%s' keeps personal data for %s (about %d days), more than the maximum of %d days",
+			[dataset_label(ds, i), retention, days, limit],
+		),
+		"path": ["datasets", i, "retention"],
+	}
+}
+
+# METADATA
+# title: Personal data stays in its jurisdiction
+# scope: document
+# description: >-
+#   A dataset with personal data must declare its region, and every environment
+#   that serves the model (and the training job, if it names a region) must run in
+#   the same jurisdiction - eu-* and europe-* regions are the EU. When settings list
+#   allowed_regions for the jurisdiction, only those regions (or the dataset's own
+#   region) are allowed.
+# custom:
+#   id: MLCI-GDPR-004
+#   severity: high
+#   controls:
+#     - GDPR Art. 44
+#     - GDPR Art. 46
+#   remediation: Deploy and train in a region of the dataset's jurisdiction that your settings allow, or document a transfer mechanism and record a waiver.
+personal_data_region_restricted contains violation if {
+	some i, ds in input.datasets
+	personal(ds)
+	not filled_string(object.get(ds, "region", null))
+	violation := {
+		"msg": sprintf(
+			"Dataset '%s' holds personal data but declares no region, so its residency cannot be checked",
+			[dataset_label(ds, i)],
+		),
+		"path": ["datasets", i, "region"],
+	}
+}
+
+personal_data_region_restricted contains violation if {
+	some i, ds in input.datasets
+	personal(ds)
+	home := ds.region
+	filled_string(home)
+	zone := jurisdiction(home)
+	some place in compute_locations(input)
+	not region_allowed(place.region, home, zone)
+	violation := {
+		"msg": sprintf(
+			"Dataset '%s' holds personal data in %s (%s) but %s %s",
+			[dataset_label(ds, i), home, zone, place.what, where_msg(place.region)],
+		),
+		"path": place.path,
+	}
+}
+
+# METADATA
+# title: Personal data is pseudonymised or anonymised
+# description: >-
+#   A dataset with personal data must declare that it is pseudonymised or anonymised
+#   before it reaches training (anonymisation is pseudonymised or anonymised).
+# custom:
+#   id: MLCI-GDPR-005
+#   severity: medium
+#   controls:
+#     - GDPR Art. 25
+#     - GDPR Art. 32(1)(a)
+#   remediation: Pseudonymise or anonymise the dataset before training and set its anonymisation to pseudonymised or anonymised.
+pseudonymisation_required contains violation if {
+	some i, ds in input.datasets
+	personal(ds)
+	state := object.get(ds, "anonymisation", null)
+	not state in {"pseudonymised", "anonymised"}
+	violation := {
+		"msg": sprintf(
+			"Dataset '%s' holds personal data but its anonymisation is %s, not pseudonymised or anonymised",
+			[dataset_label(ds, i), shown(state)],
+		),
+		"path": ["datasets", i, "anonymisation"],
+	}
+}
+
+# METADATA
+# title: High-risk processing has a DPIA
+# description: >-
+#   A data protection impact assessment must be referenced in governance.dpia when
+#   the project's governance.risk is high (or unacceptable) or when a dataset
+#   declares sensitive attributes.
+# custom:
+#   id: MLCI-GDPR-006
+#   severity: high
+#   controls:
+#     - GDPR Art. 35
+#   remediation: Carry out a DPIA and put its reference in governance.dpia.
+dpia_required contains violation if {
+	reasons := dpia_triggers(input)
+	count(reasons) > 0
+	not filled_string(object.get(input, ["governance", "dpia"], null))
+	violation := {
+		"msg": sprintf(
+			"A DPIA reference (governance.dpia) is required because %s",
+			[concat(" and ", sort(reasons))],
+		),
+		"path": ["governance", "dpia"],
+	}
+}
+
+# METADATA
+# title: Serving does not log personal data
+# description: >-
+#   The fields that the model server logs (serving.log_fields) must not include any
+#   field that a dataset lists as a PII field or a sensitive attribute.
+# custom:
+#   id: MLCI-GDPR-007
+#   severity: high
+#   controls:
+#     - GDPR Art. 5(1)(c)
+#     - GDPR Art. 32
+#   remediation: Remove the personal fields from serving.log_fields, or log a pseudonymous key instead.
+pii_not_logged contains violation if {
+	protected := protected_fields(input)
+	some k, field in input.serving.log_fields
+	is_string(field)
+	logs_protected(field, protected)
+	violation := {
+		"msg": sprintf(
+			"serving.log_fields logs '%s', which a dataset declares as personal data",
+			[field],
+		),
+		"path": ["serving", "log_fields", k],
+	}
+}
+
+# METADATA
+# title: Erasure requests can be honoured
+# description: >-
+#   When any dataset holds personal data, governance.erasure_procedure must point to
+#   the documented procedure for honouring erasure requests (removal from the data
+#   and retraining or unlearning of the model).
+# custom:
+#   id: MLCI-GDPR-008
+#   severity: medium
+#   controls:
+#     - GDPR Art. 17
+#   remediation: Document how erasure requests reach the training data and the model and put the link in governance.erasure_procedure.
+erasure_procedure_required contains violation if {
+	some ds in input.datasets
+	personal(ds)
+	not filled_string(object.get(input, ["governance", "erasure_procedure"], null))
+	violation := {
+		"msg": "Datasets hold personal data but governance.erasure_procedure documents no erasure procedure",
+		"path": ["governance", "erasure_procedure"],
+	}
+}
+
+# METADATA
+# title: The personal-data flag matches the declared fields
+# description: >-
+#   A dataset that lists PII fields or sensitive attributes holds personal data and
+#   must not declare personal_data false; the flag drives every other GDPR check.
+# custom:
+#   id: MLCI-GDPR-009
+#   severity: high
+#   controls:
+#     - GDPR Art. 4(1)
+#     - GDPR Art. 30
+#   remediation: Set personal_data to true for this dataset, or remove the PII fields and sensitive attributes if they are really gone.
+personal_data_flag_consistent contains violation if {
+	some i, ds in input.datasets
+	ds.personal_data == false
+	declared := array.concat(list_of(ds, "pii_fields"), list_of(ds, "sensitive_attributes"))
+	count(declared) > 0
+	violation := {
+		"msg": sprintf(
+			"Dataset '%s' declares personal_data false but lists personal fields (%s)",
+			[dataset_label(ds, i), concat(", ", [sprintf("%v", [f]) | some f in declared])],
+		),
+		"path": ["datasets", i, "personal_data"],
+	}
+}
+
+# ---------------------------------------------------------------------------
+# Helpers (functions only, so they stay out of the policy's output document).
+
+setting(key, fallback) := value if {
+	value := data.mlci_settings[key]
+} else := fallback
+
+personal(ds) if ds.personal_data == true
+
+personal(ds) if count(list_of(ds, "pii_fields")) > 0
+
+personal(ds) if count(list_of(ds, "sensitive_attributes")) > 0
+
+list_of(obj, key) := value if {
+	value := obj[key]
+	is_array(value)
+} else := []
+
+filled_string(value) if {
+	is_string(value)
+	trim_space(value) != ""
+}
+
+dataset_label(ds, i) := name if {
+	name := ds.name
+	is_string(name)
+} else := sprintf("#%d", [i])
+
+shown(value) := "missing" if value == null
+
+shown(value) := sprintf("'%v'", [value]) if value != null
+
+lawful_basis(basis) if basis in {
+	"consent",
+	"contract",
+	"legal_obligation",
+	"vital_interests",
+	"public_task",
+	"legitimate_interests",
+}
+
+legal_basis_msg(name, null) := sprintf(
+	"Dataset '%s' holds personal data but declares no legal basis (GDPR Art. 6(1))",
+	[name],
+)
+
+legal_basis_msg(name, basis) := sprintf(
+	"Dataset '%s' declares legal basis '%v', which is not one of the GDPR Art. 6(1) bases (consent, contract, legal_obligation, vital_interests, public_task, legitimate_interests)",
+	[name, basis],
+) if basis != null
+
+valid_duration(value) if {
+	is_string(value)
+	value != "P"
+	regex.match(`^P([0-9]+Y)?([0-9]+M)?([0-9]+W)?([0-9]+D)?$`, value)
+}
+
+duration_days(value) := sum(days) if {
+	parts := regex.find_all_string_submatch_n(`([0-9]+)([YMWD])`, value, -1)
+	days := [d | some part in parts; d := to_number(part[1]) * unit_days(part[2])]
+}
+
+unit_days("Y") := 365
+
+unit_days("M") := 30
+
+unit_days("W") := 7
+
+unit_days("D") := 1
+
+retention_msg(name, null) := sprintf(
+	"Dataset '%s' holds personal data but declares no retention period",
+	[name],
+)
+
+retention_msg(name, value) := sprintf(
+	"Dataset '%s' has retention '%v', which is not an ISO-8601 duration such as P2Y, P18M or P365D",
+	[name, value],
+) if value != null
+
+# The jurisdiction of a region: the settings list that names it, else eu for eu-*
+# and europe-*, else the region's first dash-separated word (us, ap, asia...).
+jurisdiction(region) := zone if {
+	zones := {z |
+		some z
+		setting("allowed_regions", {})[z][_] == region
+	}
+	count(zones) > 0
+	zone := sort(zones)[0]
+} else := "eu" if {
+	strings.any_prefix_match(region, ["eu-", "europe-"])
+} else := lower(split(region, "-")[0])
+
+region_allowed(region, home, _) if region == home
+
+region_allowed(region, _, zone) if {
+	listed := setting("allowed_regions", {})[zone]
+	region in listed
+}
+
+region_allowed(region, _, zone) if {
+	not setting("allowed_regions", {})[zone]
+	is_string(region)
+	jurisdiction(region) == zone
+}
+
+where_msg(region) := sprintf("runs in %s (%s)", [region, jurisdiction(region)]) if is_string(region)
+
+where_msg(region) := "declares no region" if not is_string(region)
+
+# Where the model is trained and served: every environment, and the training job
+# when it names a region.
+compute_locations(spec) := environments | training if {
+	environments := {place |
+		some j
+		env := spec.environments[j]
+		place := {
+			"what": sprintf("environment '%s'", [object.get(env, "name", sprintf("#%d", [j]))]),
+			"region": object.get(env, "region", null),
+			"path": ["environments", j, "region"],
+		}
+	}
+	training := {place |
+		region := spec.training.region
+		place := {"what": "the training job", "region": region, "path": ["training", "region"]}
+	}
+}
+
+dpia_triggers(spec) := risk | attributes if {
+	risk := {sprintf("governance.risk is %s", [level]) |
+		level := spec.governance.risk
+		level in {"high", "unacceptable"}
+	}
+	attributes := {sprintf("dataset '%s' declares sensitive attributes", [dataset_label(ds, i)]) |
+		some i
+		ds := spec.datasets[i]
+		count(list_of(ds, "sensitive_attributes")) > 0
+	}
+}
+
+protected_fields(spec) := {lower(field) |
+	some ds in spec.datasets
+	some field in array.concat(list_of(ds, "pii_fields"), list_of(ds, "sensitive_attributes"))
+	is_string(field)
+}
+
+logs_protected(field, protected) if lower(field) in protected
+
+logs_protected(field, protected) if {
+	field == "*"
+	count(protected) > 0
+}

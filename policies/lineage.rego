@@ -1,0 +1,187 @@
+# Lineage checks: every model can be traced back to exact data and parameters, and
+# forward to a registry.
+#
+# Input: the mlproject.yaml spec as JSON. Every check is a partial set of
+# {"msg", "path"} objects. Helpers are functions so that they never show up in
+# data.mlci.lineage.
+package mlci.lineage
+
+import rego.v1
+
+# METADATA
+# title: Training data is declared
+# description: >-
+#   The spec must list at least one dataset, otherwise nothing ties the model to
+#   the data it was trained on.
+# custom:
+#   id: MLCI-LIN-001
+#   severity: high
+#   controls:
+#     - EU AI Act Art. 10(2)
+#     - EU AI Act Art. 11
+#   remediation: List every dataset the model is trained or evaluated on under datasets, with its uri, version, sha256 and source.
+datasets_declared contains violation if {
+	count(object.get(input, "datasets", [])) == 0
+	violation := {
+		"msg": "No dataset is declared, so the model's training data cannot be traced",
+		"path": ["datasets"],
+	}
+}
+
+# METADATA
+# title: Datasets are pinned to a version
+# description: >-
+#   Every dataset must name a fixed version; a missing version or a moving label
+#   (latest, main, master, head...) makes training irreproducible.
+# custom:
+#   id: MLCI-LIN-002
+#   severity: high
+#   controls:
+#     - EU AI Act Art. 10(2)
+#     - EU AI Act Art. 12
+#   remediation: Set the dataset's version to an immutable release, date or commit instead of a moving label.
+dataset_version_pinned contains violation if {
+	some i, ds in input.datasets
+	version := object.get(ds, "version", null)
+	not fixed_version(version)
+	violation := {
+		"msg": version_msg(dataset_label(ds, i), version),
+		"path": ["datasets", i, "version"],
+	}
+}
+
+# METADATA
+# title: Datasets carry a checksum
+# description: >-
+#   Every dataset must record the SHA-256 of its content (64 hex digits) so that the
+#   data used in training can be verified later.
+# custom:
+#   id: MLCI-LIN-003
+#   severity: medium
+#   controls:
+#     - EU AI Act Art. 12
+#     - SLSA v1.0 provenance
+#   remediation: Compute the dataset's SHA-256 (for example with sha256sum) and put it in the dataset's sha256.
+dataset_checksum_required contains violation if {
+	some i, ds in input.datasets
+	digest := object.get(ds, "sha256", null)
+	not sha256_hex(digest)
+	violation := {
+		"msg": checksum_msg(dataset_label(ds, i), digest),
+		"path": ["datasets", i, "sha256"],
+	}
+}
+
+# METADATA
+# title: Datasets name their source
+# description: >-
+#   Every dataset must say where its data comes from (the system, export or
+#   publication), as required for data-governance records.
+# custom:
+#   id: MLCI-LIN-004
+#   severity: medium
+#   controls:
+#     - EU AI Act Art. 10(2)(b)
+#   remediation: Describe the origin of the data in the dataset's source.
+dataset_source_required contains violation if {
+	some i, ds in input.datasets
+	not filled_string(object.get(ds, "source", null))
+	violation := {
+		"msg": sprintf("Dataset '%s' does not say where its data comes from (source)", [dataset_label(ds, i)]),
+		"path": ["datasets", i, "source"],
+	}
+}
+
+# METADATA
+# title: Training parameters are recorded
+# description: >-
+#   The training section must record its hyper-parameters in training.params, so
+#   that every model version can be reproduced and compared.
+# custom:
+#   id: MLCI-LIN-005
+#   severity: low
+#   controls:
+#     - EU AI Act Art. 11
+#     - EU AI Act Art. 12
+#   remediation: List the hyper-parameters (including the random seed) under training.params.
+training_params_recorded contains violation if {
+	is_object(input.training)
+	params := object.get(input.training, "params", null)
+	not non_empty_object(params)
+	violation := {
+		"msg": "training.params records no hyper-parameters, so the training run cannot be reproduced",
+		"path": ["training", "params"],
+	}
+}
+
+# METADATA
+# title: Models go to a registry
+# description: >-
+#   The model section must name the model registry (model.registry) that stores
+#   every trained version together with its lineage.
+# custom:
+#   id: MLCI-LIN-006
+#   severity: medium
+#   controls:
+#     - EU AI Act Art. 12
+#   remediation: Set model.registry to the registry (for example an MLflow tracking URI) that stores the model versions.
+model_registry_required contains violation if {
+	not filled_string(object.get(input, ["model", "registry"], null))
+	violation := {
+		"msg": "No model registry is named (model.registry), so model versions cannot be traced",
+		"path": registry_path(input),
+	}
+}
+
+# ---------------------------------------------------------------------------
+# Helpers (functions only).
+
+filled_string(value) if {
+	is_string(value)
+	trim_space(value) != ""
+}
+
+non_empty_object(value) if {
+	is_object(value)
+	count(value) > 0
+}
+
+dataset_label(ds, i) := name if {
+	name := ds.name
+	is_string(name)
+} else := sprintf("#%d", [i])
+
+floating_labels := {"latest", "main", "master", "head", "trunk", "develop", "dev", "current", "stable", "nightly"}
+
+fixed_version(version) if {
+	is_number(version)
+}
+
+fixed_version(version) if {
+	filled_string(version)
+	not lower(trim_space(version)) in floating_labels
+}
+
+version_msg(name, null) := sprintf("Dataset '%s' is not pinned to a version", [name])
+
+version_msg(name, version) := sprintf(
+	"Dataset '%s' uses the moving version '%v' instead of a fixed one",
+	[name, version],
+) if version != null
+
+sha256_hex(value) if {
+	is_string(value)
+	regex.match(`^[0-9a-fA-F]{64}$`, value)
+}
+
+checksum_msg(name, null) := sprintf("Dataset '%s' records no sha256 checksum", [name])
+
+checksum_msg(name, digest) := sprintf(
+	"Dataset '%s' has sha256 '%v', which is not 64 hex digits",
+	[name, digest],
+) if digest != null
+
+# The path of the registry key, or of the model section when that is missing.
+registry_path(spec) := ["model", "registry"] if is_object(spec.model)
+
+registry_path(spec) := ["model"] if not is_object(spec.model)

@@ -1,0 +1,275 @@
+"""Writes schemas/mlproject.schema.json. The schema is kept as Python here only
+because a dict with helpers is easier to review than 800 lines of JSON; the JSON
+file is what ships and what tests read. Run: python tools/build_schema.py"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+IDENT = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$"
+REL_PATH = r"^(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9._/-]{1,255}$"
+DURATION = r"^[1-9][0-9]{0,5}(s|m|h)$"
+ISO_PERIOD = r"^P(?!$)([0-9]{1,4}Y)?([0-9]{1,4}M)?([0-9]{1,4}W)?([0-9]{1,5}D)?$"
+CRON_FIELD = r"(\*|[0-9]{1,2}(-[0-9]{1,2})?)(/[0-9]{1,2})?(,(\*|[0-9]{1,2}(-[0-9]{1,2})?)(/[0-9]{1,2})?)*"
+CRON = rf"^{CRON_FIELD} {CRON_FIELD} {CRON_FIELD} ({CRON_FIELD}|[A-Z]{{3}}) ({CRON_FIELD}|[A-Z]{{3}}(-[A-Z]{{3}})?)$"
+REGION = r"^[a-z]{2,12}(-[a-z0-9]{1,12}){1,3}$"
+SHA256 = r"^[a-f0-9]{64}$"
+IMAGE = r"^[a-z0-9][a-z0-9.-]*(:[0-9]{1,5})?(/[a-z0-9][a-z0-9._-]*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
+QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$"
+METRIC = r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"
+ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,63}$"
+
+
+def s(description: str, **kw):
+    return {"type": "string", "description": description, **kw}
+
+
+def obj(description: str, properties: dict, required=(), **kw):
+    out = {"type": "object", "description": description, "additionalProperties": False, "properties": properties}
+    if required:
+        out["required"] = list(required)
+    out.update(kw)
+    return out
+
+
+def arr(description: str, items: dict, **kw):
+    return {"type": "array", "description": description, "items": items, **kw}
+
+
+def ref(name: str, description: str):
+    return {"$ref": f"#/$defs/{name}", "description": description}
+
+
+defs = {
+    "name": s("A DNS-1123 label: lower-case letters, digits and '-', at most 63 characters.", pattern=DNS_LABEL),
+    "identity": s("A user or group name as the CI system knows it (letters, digits, '.', '_', '@', '-').", pattern=IDENT),
+    "relativePath": s("A path relative to the folder of mlproject.yaml, without '..'.", pattern=REL_PATH),
+    "command": {
+        "description": "A command and its arguments. A string is split like a shell would split it, but it is never run through a shell.",
+        "oneOf": [
+            {"type": "string", "minLength": 1, "maxLength": 1000},
+            {"type": "array", "items": {"type": "string", "maxLength": 1000}, "minItems": 1, "maxItems": 100},
+        ],
+    },
+    "cron": s("A five-field cron expression (minute hour day-of-month month day-of-week), in UTC.", pattern=CRON),
+    "image": s("A container image reference; pin it by digest (name@sha256:...) so builds are reproducible.", pattern=IMAGE, maxLength=255),
+    "region": s("A cloud region, such as eu-west-1 or europe-west4; its prefix decides the jurisdiction (eu-/europe- is the EU).", pattern=REGION),
+    "resources": obj(
+        "Compute resources; each is used as both the Kubernetes request and limit.",
+        {
+            "cpu": s("CPU, in Kubernetes quantity form: '1', '500m'.", pattern=QUANTITY),
+            "memory": s("Memory, in Kubernetes quantity form: '512Mi', '2Gi'.", pattern=QUANTITY),
+            "gpu": {"type": "integer", "minimum": 0, "maximum": 16, "default": 0, "description": "Number of GPUs (nvidia.com/gpu). Default 0."},
+        },
+    ),
+    "gate": obj(
+        "One evaluation gate: a metric from the metrics file compared with a threshold, and optionally with the production model.",
+        {
+            "metric": s("Name of the metric in the metrics file.", pattern=METRIC),
+            "threshold": {"type": "number", "description": "The value the metric must reach (direction: higher) or stay under (direction: lower)."},
+            "direction": {"enum": ["higher", "lower"], "default": "higher", "description": "Whether higher or lower values are better. Default: higher."},
+            "max_regression": {"type": "number", "minimum": 0, "description": "Allowed worsening against the production model, in the metric's units (absolute)."},
+            "max_regression_relative": {"type": "number", "minimum": 0, "maximum": 1, "description": "Allowed worsening against the production model, as a fraction of its value (0.05 = 5 %)."},
+            "required": {"type": "boolean", "default": True, "description": "A missing metric fails the gate. Default: true."},
+        },
+        required=("metric", "threshold"),
+    ),
+    "canaryStep": obj(
+        "One step of a canary rollout.",
+        {
+            "weight": {"type": "integer", "minimum": 1, "maximum": 100, "description": "Percentage of traffic sent to the new model."},
+            "pause": s("How long to hold this step before the next, e.g. 10m, 1h.", pattern=DURATION),
+        },
+        required=("weight",),
+    ),
+    "waiver": obj(
+        "An accepted exception to one policy rule, with who accepted it and until when.",
+        {
+            "rule": s("The rule id to waive, e.g. MLCI-GDPR-002.", pattern=r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$"),
+            "path": s("A glob over the finding's JSON path (e.g. '$.datasets[0].*'); default: every path.", default="*", maxLength=500),
+            "reason": s("Why the exception is acceptable. Required.", minLength=10, maxLength=2000),
+            "approved_by": ref("identity", "Who accepted the exception; must not be an author of the project."),
+            "expires": s("Last day (YYYY-MM-DD) the waiver applies; required.", pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
+        },
+        required=("rule", "reason", "approved_by", "expires"),
+    ),
+}
+
+dataset = obj(
+    "A dataset the model is trained or evaluated on.",
+    {
+        "name": ref("name", "Short name of the dataset, unique in this spec."),
+        "uri": s("Where the data lives: a path relative to the spec, or a URI (s3://, gs://, https://, dvc://).", minLength=1, maxLength=1024),
+        "version": s("The pinned version of the data (a date, tag or DVC revision); never 'latest'.", minLength=1, maxLength=128),
+        "sha256": s("sha256 of the data file, 64 lower-case hex digits; `mlci lineage verify` recomputes it.", pattern=SHA256),
+        "dvc_rev": s("A DVC revision that pins the data instead of sha256 (dataset hashes are then read from dvc.lock).", pattern=r"^[A-Za-z0-9._/-]{1,128}$"),
+        "source": s("Where the data comes from (system, export, public dataset and licence).", minLength=1, maxLength=500),
+        "personal_data": {"type": "boolean", "default": False, "description": "Whether the data holds personal data under GDPR. Default: false."},
+        "pii_fields": arr("Columns that identify a person directly or indirectly.", {"type": "string", "pattern": METRIC}, uniqueItems=True),
+        "sensitive_attributes": arr("Columns with special-category or protected attributes (GDPR Art. 9); they require a fairness gate.", {"type": "string", "pattern": METRIC}, uniqueItems=True),
+        "legal_basis": {"enum": ["consent", "contract", "legal_obligation", "vital_interests", "public_task", "legitimate_interests"], "description": "The GDPR Art. 6(1) legal basis for processing personal data."},
+        "retention": s("How long the data is kept, as an ISO-8601 period (P2Y, P18M, P90D).", pattern=ISO_PERIOD),
+        "region": ref("region", "Where the data is stored."),
+        "anonymisation": {"enum": ["none", "pseudonymised", "anonymised"], "description": "How personal data is de-identified before training."},
+    },
+    required=("name", "uri"),
+)
+
+environment = obj(
+    "A deployment target.",
+    {
+        "name": ref("name", "Name of the environment, unique in this spec (staging, production...)."),
+        "tier": {"enum": ["development", "staging", "production"], "description": "What the environment is for; production tiers need approvals."},
+        "cluster": ref("name", "The Kubernetes cluster (as named by the platform team)."),
+        "namespace": ref("name", "The Kubernetes namespace to deploy into."),
+        "region": ref("region", "Where the cluster runs; personal data may only be served in its jurisdiction."),
+        "replicas": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1, "description": "Serving replicas without autoscaling. Default 1."},
+        "autoscaling": obj(
+            "Horizontal autoscaling of the serving Deployment.",
+            {
+                "min_replicas": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "Lowest number of replicas."},
+                "max_replicas": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "Highest number of replicas."},
+                "target_cpu_utilization": {"type": "integer", "minimum": 1, "maximum": 100, "default": 70, "description": "Average CPU use (percent of request) to aim for. Default 70."},
+            },
+            required=("min_replicas", "max_replicas"),
+        ),
+        "strategy": obj(
+            "How a new model version replaces the old one.",
+            {
+                "type": {"enum": ["rolling", "canary"], "default": "rolling", "description": "rolling: replace pods gradually; canary: shift traffic in steps. Default rolling."},
+                "steps": arr("Canary steps, in order (for type: canary).", {"$ref": "#/$defs/canaryStep"}, minItems=1, maxItems=20),
+                "provider": {"enum": ["argo-rollouts", "kserve"], "default": "argo-rollouts", "description": "What runs the canary. Default argo-rollouts."},
+            },
+        ),
+        "approvals": obj(
+            "Who must approve a deployment to this environment.",
+            {
+                "required": {"type": "integer", "minimum": 0, "maximum": 10, "default": 0, "description": "Number of distinct approvals needed. Default 0."},
+                "approvers": arr("People or groups allowed to approve.", {"$ref": "#/$defs/identity"}, uniqueItems=True, maxItems=50),
+                "separation_of_duties": {"type": "boolean", "default": True, "description": "Approvers may not be the project's owners or authors. Default true."},
+                "wait_timer_minutes": {"type": "integer", "minimum": 0, "maximum": 43200, "default": 0, "description": "Minutes to wait after approval before deploying. Default 0."},
+            },
+        ),
+    },
+    required=("name", "tier", "cluster", "namespace", "region"),
+)
+
+schema = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://mlci.dev/schemas/mlproject.schema.json",
+    "title": "mlci project spec (mlproject.yaml, apiVersion mlci/v1)",
+    "description": "One declarative description of an ML project, from which mlci checks governance and renders pipelines, containers and manifests.",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["apiVersion", "project", "datasets", "training", "evaluation", "model"],
+    "$defs": defs,
+    "properties": {
+        "apiVersion": {"const": "mlci/v1", "description": "The spec version. Always mlci/v1."},
+        "project": obj(
+            "Who and what the project is.",
+            {
+                "name": ref("name", "The project's name; used for images, Kubernetes objects and pipeline names."),
+                "description": s("One or two sentences on what the model does.", maxLength=1000),
+                "team": ref("identity", "The owning team."),
+                "owners": arr("People accountable for the project.", {"$ref": "#/$defs/identity"}, minItems=1, uniqueItems=True),
+                "authors": arr("People who write the project's code and spec (for separation of duties).", {"$ref": "#/$defs/identity"}, uniqueItems=True),
+            },
+            required=("name", "owners"),
+        ),
+        "datasets": arr("The datasets used for training and evaluation.", {"$ref": "#/$defs/dataset"}, minItems=1),
+        "training": obj(
+            "How the model is trained.",
+            {
+                "image": ref("image", "Base image for training and serving containers."),
+                "requirements": ref("relativePath", "The pinned Python requirements file. Default requirements.txt."),
+                "command": ref("command", "The training command, run in the project folder."),
+                "params": {"type": "object", "description": "Hyper-parameters, passed to the command as JSON in MLCI_PARAMS and recorded in the lineage.", "maxProperties": 200},
+                "resources": {"$ref": "#/$defs/resources", "description": "Resources of the training Job."},
+                "schedule": ref("cron", "When to retrain on a schedule (continuous training)."),
+                "retrain_on_drift": {"type": "boolean", "default": False, "description": "Retrain when the drift monitor exceeds its threshold. Default false."},
+                "timeout_minutes": {"type": "integer", "minimum": 1, "maximum": 1440, "default": 60, "description": "Time limit of the training job. Default 60."},
+                "outputs": obj("What training writes.", {"model": ref("relativePath", "The model file. Default artifacts/model.joblib.")}),
+            },
+            required=("command",),
+        ),
+        "evaluation": obj(
+            "How the trained model is evaluated and what it must reach before it is deployed.",
+            {
+                "command": ref("command", "The evaluation command; it writes the metrics file."),
+                "metrics_file": ref("relativePath", "JSON object of metric name to number. Default artifacts/metrics.json."),
+                "gates": arr("The gates; every one must pass before deployment.", {"$ref": "#/$defs/gate"}),
+            },
+            required=("command",),
+        ),
+        "model": obj(
+            "The model artifact.",
+            {
+                "name": ref("name", "Registered model name."),
+                "framework": {"enum": ["scikit-learn", "xgboost", "lightgbm", "pytorch", "tensorflow", "onnx", "other"], "description": "The ML framework."},
+                "registry": s("The model registry (URI of an MLflow server, a bucket, an OCI registry).", minLength=1, maxLength=500),
+            },
+            required=("name",),
+        ),
+        "serving": obj(
+            "How the model is served online.",
+            {
+                "image": ref("image", "A separate serving image; default: the training image."),
+                "command": ref("command", "The serving command."),
+                "port": {"type": "integer", "minimum": 1024, "maximum": 65535, "default": 8080, "description": "Port the server listens on (unprivileged). Default 8080."},
+                "health_path": s("HTTP path of the health check. Default /healthz.", pattern=r"^/[A-Za-z0-9._/-]{0,200}$", default="/healthz"),
+                "latency_slo_ms": {"type": "integer", "minimum": 1, "maximum": 600000, "description": "Latency objective, p95 in milliseconds."},
+                "log_fields": arr("Request fields the server logs (must not include PII fields).", {"type": "string", "pattern": METRIC}, uniqueItems=True),
+                "resources": {"$ref": "#/$defs/resources", "description": "Resources of each serving pod."},
+                "run_as_root": {"type": "boolean", "default": False, "description": "Run the server as root. Default false; policies reject true."},
+            },
+            required=("command",),
+        ),
+        "environments": arr("Where the model is deployed, in promotion order.", {"$ref": "#/$defs/environment"}, maxItems=20),
+        "monitoring": obj(
+            "What is watched once the model serves.",
+            {
+                "drift": obj(
+                    "Data drift between the training data and live data.",
+                    {
+                        "method": {"enum": ["psi", "ks", "chi2"], "default": "psi", "description": "Statistic used to decide drift. Default psi."},
+                        "threshold": {"type": "number", "exclusiveMinimum": 0, "default": 0.1, "description": "Drift above this value fails (PSI 0.1 to 0.25 is customary). Default 0.1."},
+                        "schedule": ref("cron", "When the drift check runs."),
+                        "reference": ref("relativePath", "The reference data (usually the training set)."),
+                        "current": s("Where current data is read from (path or URI).", minLength=1, maxLength=1024),
+                    },
+                ),
+                "latency": obj("Latency alerting.", {"p95_ms": {"type": "integer", "minimum": 1, "description": "Alert when p95 latency exceeds this."}}),
+                "alerts": arr("Alert destinations, as 'kind:target' (slack:#channel, email:team@example.com, pagerduty:service).", {"type": "string", "pattern": r"^(slack|email|pagerduty|webhook):[^\s]{1,200}$"}),
+            },
+        ),
+        "ci": obj(
+            "How the pipelines are rendered.",
+            {
+                "providers": arr("Which CI systems to render for. Default: all.", {"enum": ["github", "gitlab", "jenkins"]}, uniqueItems=True, minItems=1),
+                "runner_labels": arr("Runner labels or tags for CI jobs.", {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"}, uniqueItems=True),
+                "python_version": s("Python version for CI jobs. Default 3.11.", pattern=r"^3\.[0-9]{1,2}$", default="3.11"),
+                "image_registry": s("Where CI pushes the project's images, e.g. ghcr.io/acme or registry.example.com/ml. Default registry.example.com/<team>.", pattern=r"^[a-z0-9][a-z0-9.-]*(:[0-9]{1,5})?(/[a-z0-9][a-z0-9._-]*)*$", maxLength=200),
+                "mlci_version": s("The mlci version CI installs. Default: the version that rendered the files.", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+([a-z0-9.+-]*)$"),
+                "env": {"type": "object", "description": "Extra environment variables for every CI job.", "propertyNames": {"pattern": ENV_NAME}, "additionalProperties": {"type": ["string", "number", "boolean"]}, "maxProperties": 50},
+            },
+        ),
+        "governance": obj(
+            "Risk, documentation and accepted exceptions.",
+            {
+                "risk": {"enum": ["minimal", "limited", "high"], "description": "Risk class of the use case (EU AI Act style); high risk needs a DPIA."},
+                "dpia": s("Reference of the data protection impact assessment.", minLength=1, maxLength=200),
+                "model_card": ref("relativePath", "The model card."),
+                "erasure_procedure": ref("relativePath", "Document that says how a data subject's erasure request is carried out."),
+                "waivers": arr("Accepted exceptions to policy rules.", {"$ref": "#/$defs/waiver"}),
+            },
+        ),
+    },
+}
+
+defs["dataset"] = dataset
+defs["environment"] = environment
+
+out = Path(__file__).resolve().parent.parent / "schemas" / "mlproject.schema.json"
+out.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n")
+print(f"wrote {out}")
