@@ -149,6 +149,72 @@ def render(paths: tuple[str, ...], targets: tuple[str, ...], out: Path | None, c
     click.echo(f"mlci render: {written} written, {unchanged} unchanged")
 
 
+def _single_spec(path: str) -> Any:
+    from mlci.commands.common import load_and_validate
+
+    outcome = load_and_validate((path,))
+    if outcome.invalid_input:
+        _emit(outcome.sorted(), [("text", None)], "validate", Severity.INFO)
+        sys.exit(EXIT_USER_ERROR)
+    if len(outcome.specs) != 1:
+        raise UserError(f"{path}: holds {len(outcome.specs)} projects; name one mlproject.yaml")
+    return outcome.specs[0]
+
+
+@cli.command()
+@click.argument("path", default=".", type=click.Path(path_type=str))
+@click.option("--metrics", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Metrics JSON; default: evaluation.metrics_file of the spec.")
+@click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Metrics of the production model, for the allowed-change gates.")
+@click.option("--blessing", "blessing_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the blessing when every gate passes; default artifacts/blessing.json.")
+@_outputs_option("text")
+def gate(path: str, metrics: Path | None, baseline: Path | None, blessing_path: Path | None,
+         outputs: list[tuple[str, str | None]]) -> None:
+    """Compare evaluation metrics with the spec's gates; bless the model if all pass."""
+    from mlci.commands.gate import run_gate
+    from mlci.runtime.gate import format_table
+
+    spec = _single_spec(path)
+    outcome = run_gate(spec, metrics, baseline, blessing_path)
+    click.echo(format_table(outcome.results), nl=False)
+    _emit(outcome.findings, outputs, "gate", Severity.INFO)
+    if outcome.blessing_path:
+        from mlci.render.writer import _shown
+
+        click.echo(f"blessed: wrote {_shown(outcome.blessing_path)}")
+    sys.exit(0 if outcome.passed else 1)
+
+
+@cli.command()
+@click.argument("path", default=".", type=click.Path(path_type=str))
+@click.option("--stage", "stages", multiple=True, type=click.Choice(["train", "evaluate", "gate"]),
+              help="Run only these stages (repeatable); default: train, evaluate, gate.")
+@click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Metrics of the production model, for the gate stage.")
+def run(path: str, stages: tuple[str, ...], baseline: Path | None) -> None:
+    """Run the pipeline's stages locally, in order, stopping at the first failure."""
+    from mlci.commands.gate import run_gate
+    from mlci.runtime.gate import format_table
+    from mlci.runtime.stages import STAGES, run_stages
+
+    spec = _single_spec(path)
+    chosen = tuple(s for s in STAGES if s in stages) if stages else STAGES
+
+    def gate_stage(spec: Any) -> int:
+        outcome = run_gate(spec, baseline=baseline)
+        click.echo(format_table(outcome.results), nl=False)
+        _emit(outcome.findings, [("text", None)], "gate", Severity.INFO)
+        return 0 if outcome.passed else 1
+
+    results = run_stages(spec, chosen, gate_stage, lambda line: click.echo(line, err=True))
+    summary = ", ".join(f"{r.stage} {r.seconds:.1f}s" for r in results)
+    failed = next((r for r in results if r.exit_code != 0), None)
+    click.echo(f"mlci run: {'failed at ' + failed.stage if failed else 'all stages passed'} ({summary})", err=True)
+    sys.exit(failed.exit_code if failed else 0)
+
+
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of mlproject.yaml."""

@@ -77,11 +77,18 @@ def parse_spec_text(text: str, path: Path, shown: str) -> Spec:
         raise InputError(Location(shown), "the document is empty; expected a mapping starting with 'apiVersion: mlci/v1'")
     if not isinstance(tree, dict):
         kind = "a list" if isinstance(tree, list) else f"a single value ({type(tree).__name__})"
-        line, col = _node_start(tree)
+        line, col = _node_start(tree) if hasattr(tree, "lc") else (_first_content_line(text), 1)
         raise InputError(Location(shown, line, col), f"expected a mapping at the top of the file, found {kind}")
     budget = _Budget(shown)
     data = _to_plain(tree, budget, ())
     return Spec(path=path, display_path=shown, data=data, _tree=tree, text=text)
+
+
+def _first_content_line(text: str) -> int:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not _is_blank_or_comment(line):
+            return number
+    return 1
 
 
 def _is_blank_or_comment(line: str) -> bool:
@@ -126,7 +133,9 @@ def _yaml_error(shown: str, exc: Exception) -> InputError:
             key = _duplicate_key_name(str(exc))
             problem = f"duplicate key {key!r}; each key may appear once in a mapping" if key else problem
         elif exc.context and exc.problem:
-            problem = f"{exc.problem} ({exc.context})"
+            started = exc.context_mark
+            where = f" started at line {started.line + 1}, column {started.column + 1}" if started and mark and started.line != mark.line else ""
+            problem = f"{exc.problem} ({exc.context}{where})"
         return InputError(_mark_location(shown, mark), f"invalid YAML: {problem}")
     return InputError(Location(shown), f"invalid YAML: {exc}")
 
@@ -186,28 +195,28 @@ class _Budget:
         self.shown = shown
         self.left = MAX_NODES
 
-    def spend(self, node: Any) -> None:
+    def spend(self, node: Any, container: Any) -> None:
         self.left -= 1
         if self.left < 0:
-            line, col = _node_start(node)
+            line, col = _node_start(node if hasattr(node, "lc") else container)
             raise InputError(
                 Location(self.shown, line, col),
                 f"the document expands to more than {MAX_NODES} nodes (anchors and aliases repeated too often)",
             )
 
 
-def _to_plain(node: Any, budget: _Budget, path: JsonPath) -> Any:
-    budget.spend(node)
+def _to_plain(node: Any, budget: _Budget, path: JsonPath, container: Any = None) -> Any:
+    budget.spend(node, container)
     if isinstance(node, dict):
         out: dict[str, Any] = {}
         for key, value in node.items():
             if not isinstance(key, str | int | float | bool) or key is None:
                 line, col = _key_position(node, key)
                 raise InputError(Location(budget.shown, line, col), "keys must be plain strings")
-            out[str(key)] = _to_plain(value, budget, (*path, str(key)))
+            out[str(key)] = _to_plain(value, budget, (*path, str(key)), node)
         return out
     if isinstance(node, list):
-        return [_to_plain(item, budget, (*path, i)) for i, item in enumerate(node)]
+        return [_to_plain(item, budget, (*path, i), node) for i, item in enumerate(node)]
     if isinstance(node, bool) or node is None:
         return node
     if isinstance(node, int):

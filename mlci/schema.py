@@ -83,7 +83,10 @@ def _explain(error: Any) -> Iterator[tuple[JsonPath, str]]:
         yield path, f"{where} must be {error.validator_value!r}, found {instance!r}"
         return
     if validator == "type":
-        yield path, f"{where} must be {_type_phrase(error.validator_value)}, found {_type_name(instance)}"
+        hint = ""
+        if error.validator_value == "string" and isinstance(instance, int | float) and not isinstance(instance, bool):
+            hint = " (put it in quotes: YAML reads unquoted digits as a number)"
+        yield path, f"{where} must be {_type_phrase(error.validator_value)}, found {_type_name(instance)}{hint}"
         return
     if validator == "pattern":
         about = _describe(error)

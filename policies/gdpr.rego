@@ -76,10 +76,10 @@ retention_period_bounded contains violation if {
 	limit := setting("max_retention_days", 1825)
 	days > limit
 	violation := {
-		"msg": sprintf(
-			"Dataset '%s' keeps personal data for %s (about %d days), more than the maximum of %d days",
-			[dataset_label(ds, i), retention, days, limit],
-		),
+		"msg": concat("", [
+			"Dataset '", dataset_label(ds, i), "' keeps personal data for ", retention,
+			" (about ", str(days), " days), more than the maximum of ", str(limit), " days",
+		]),
 		"path": ["datasets", i, "retention"],
 	}
 }
@@ -105,10 +105,10 @@ personal_data_region_restricted contains violation if {
 	personal(ds)
 	not filled_string(object.get(ds, "region", null))
 	violation := {
-		"msg": sprintf(
-			"Dataset '%s' holds personal data but declares no region, so its residency cannot be checked",
-			[dataset_label(ds, i)],
-		),
+		"msg": concat("", [
+			"Dataset '", dataset_label(ds, i),
+			"' holds personal data but declares no region, so its residency cannot be checked",
+		]),
 		"path": ["datasets", i, "region"],
 	}
 }
@@ -122,10 +122,10 @@ personal_data_region_restricted contains violation if {
 	some place in compute_locations(input)
 	not region_allowed(place.region, home, zone)
 	violation := {
-		"msg": sprintf(
-			"Dataset '%s' holds personal data in %s (%s) but %s %s",
-			[dataset_label(ds, i), home, zone, place.what, where_msg(place.region)],
-		),
+		"msg": concat("", [
+			"Dataset '", dataset_label(ds, i), "' holds personal data in ", home, " (", zone, ") but ",
+			place.what, " ", where_msg(place.region),
+		]),
 		"path": place.path,
 	}
 }
@@ -148,10 +148,10 @@ pseudonymisation_required contains violation if {
 	state := object.get(ds, "anonymisation", null)
 	not state in {"pseudonymised", "anonymised"}
 	violation := {
-		"msg": sprintf(
-			"Dataset '%s' holds personal data but its anonymisation is %s, not pseudonymised or anonymised",
-			[dataset_label(ds, i), shown(state)],
-		),
+		"msg": concat("", [
+			"Dataset '", dataset_label(ds, i), "' holds personal data but its anonymisation is ", shown(state),
+			", not pseudonymised or anonymised",
+		]),
 		"path": ["datasets", i, "anonymisation"],
 	}
 }
@@ -173,11 +173,8 @@ dpia_required contains violation if {
 	count(reasons) > 0
 	not filled_string(object.get(input, ["governance", "dpia"], null))
 	violation := {
-		"msg": sprintf(
-			"A DPIA reference (governance.dpia) is required because %s",
-			[concat(" and ", sort(reasons))],
-		),
-		"path": ["governance", "dpia"],
+		"msg": concat("", ["A DPIA reference (governance.dpia) is required because ", concat(" and ", sort(reasons))]),
+		"path": key_path(input, ["governance", "dpia"]),
 	}
 }
 
@@ -199,10 +196,7 @@ pii_not_logged contains violation if {
 	is_string(field)
 	logs_protected(field, protected)
 	violation := {
-		"msg": sprintf(
-			"serving.log_fields logs '%s', which a dataset declares as personal data",
-			[field],
-		),
+		"msg": concat("", ["serving.log_fields logs '", field, "', which a dataset declares as personal data"]),
 		"path": ["serving", "log_fields", k],
 	}
 }
@@ -225,7 +219,7 @@ erasure_procedure_required contains violation if {
 	not filled_string(object.get(input, ["governance", "erasure_procedure"], null))
 	violation := {
 		"msg": "Datasets hold personal data but governance.erasure_procedure documents no erasure procedure",
-		"path": ["governance", "erasure_procedure"],
+		"path": key_path(input, ["governance", "erasure_procedure"]),
 	}
 }
 
@@ -247,16 +241,28 @@ personal_data_flag_consistent contains violation if {
 	declared := array.concat(list_of(ds, "pii_fields"), list_of(ds, "sensitive_attributes"))
 	count(declared) > 0
 	violation := {
-		"msg": sprintf(
-			"Dataset '%s' declares personal_data false but lists personal fields (%s)",
-			[dataset_label(ds, i), concat(", ", [sprintf("%v", [f]) | some f in declared])],
-		),
+		"msg": concat("", [
+			"Dataset '", dataset_label(ds, i), "' declares personal_data false but lists personal fields (",
+			concat(", ", [str(f) | some f in declared]), ")",
+		]),
 		"path": ["datasets", i, "personal_data"],
 	}
 }
 
 # ---------------------------------------------------------------------------
 # Helpers (functions only, so they stay out of the policy's output document).
+
+# The path of keys in obj, cut after the first key that is missing (or null), so
+# that a finding always points at a key that exists or at its existing parent.
+key_path(obj, keys) := array.slice(keys, 0, count(present) + 1) if {
+	present := {k | some k in numbers.range(1, count(keys)); object.get(obj, array.slice(keys, 0, k), null) != null}
+}
+
+# Text for a message. Messages are built with concat, not sprintf: regopy 1.5.2's
+# sprintf wraps some computed strings in quotes.
+str(value) := value if is_string(value)
+
+str(value) := sprintf("%v", [value]) if not is_string(value)
 
 setting(key, fallback) := value if {
 	value := data.mlci_settings[key]
@@ -278,6 +284,7 @@ filled_string(value) if {
 	trim_space(value) != ""
 }
 
+# The name of a dataset or environment, else its position.
 dataset_label(ds, i) := name if {
 	name := ds.name
 	is_string(name)
@@ -285,7 +292,7 @@ dataset_label(ds, i) := name if {
 
 shown(value) := "missing" if value == null
 
-shown(value) := sprintf("'%v'", [value]) if value != null
+shown(value) := concat("", ["'", str(value), "'"]) if value != null
 
 lawful_basis(basis) if basis in {
 	"consent",
@@ -296,15 +303,14 @@ lawful_basis(basis) if basis in {
 	"legitimate_interests",
 }
 
-legal_basis_msg(name, null) := sprintf(
-	"Dataset '%s' holds personal data but declares no legal basis (GDPR Art. 6(1))",
-	[name],
-)
+legal_basis_msg(name, null) := concat("", [
+	"Dataset '", name, "' holds personal data but declares no legal basis (GDPR Art. 6(1))",
+])
 
-legal_basis_msg(name, basis) := sprintf(
-	"Dataset '%s' declares legal basis '%v', which is not one of the GDPR Art. 6(1) bases (consent, contract, legal_obligation, vital_interests, public_task, legitimate_interests)",
-	[name, basis],
-) if basis != null
+legal_basis_msg(name, basis) := concat("", [
+	"Dataset '", name, "' declares legal basis '", str(basis),
+	"', which is not one of the GDPR Art. 6(1) bases (consent, contract, legal_obligation, vital_interests, public_task, legitimate_interests)",
+]) if basis != null
 
 valid_duration(value) if {
 	is_string(value)
@@ -325,15 +331,12 @@ unit_days("W") := 7
 
 unit_days("D") := 1
 
-retention_msg(name, null) := sprintf(
-	"Dataset '%s' holds personal data but declares no retention period",
-	[name],
-)
+retention_msg(name, null) := concat("", ["Dataset '", name, "' holds personal data but declares no retention period"])
 
-retention_msg(name, value) := sprintf(
-	"Dataset '%s' has retention '%v', which is not an ISO-8601 duration such as P2Y, P18M or P365D",
-	[name, value],
-) if value != null
+retention_msg(name, value) := concat("", [
+	"Dataset '", name, "' has retention '", str(value),
+	"', which is not an ISO-8601 duration such as P2Y, P18M or P365D",
+]) if value != null
 
 # The jurisdiction of a region: the settings list that names it, else eu for eu-*
 # and europe-*, else the region's first dash-separated word (us, ap, asia...).
@@ -361,7 +364,7 @@ region_allowed(region, _, zone) if {
 	jurisdiction(region) == zone
 }
 
-where_msg(region) := sprintf("runs in %s (%s)", [region, jurisdiction(region)]) if is_string(region)
+where_msg(region) := concat("", ["runs in ", region, " (", jurisdiction(region), ")"]) if is_string(region)
 
 where_msg(region) := "declares no region" if not is_string(region)
 
@@ -372,7 +375,7 @@ compute_locations(spec) := environments | training if {
 		some j
 		env := spec.environments[j]
 		place := {
-			"what": sprintf("environment '%s'", [object.get(env, "name", sprintf("#%d", [j]))]),
+			"what": concat("", ["environment '", dataset_label(env, j), "'"]),
 			"region": object.get(env, "region", null),
 			"path": ["environments", j, "region"],
 		}
@@ -384,11 +387,11 @@ compute_locations(spec) := environments | training if {
 }
 
 dpia_triggers(spec) := risk | attributes if {
-	risk := {sprintf("governance.risk is %s", [level]) |
+	risk := {concat("", ["governance.risk is ", level]) |
 		level := spec.governance.risk
 		level in {"high", "unacceptable"}
 	}
-	attributes := {sprintf("dataset '%s' declares sensitive attributes", [dataset_label(ds, i)]) |
+	attributes := {concat("", ["dataset '", dataset_label(ds, i), "' declares sensitive attributes"]) |
 		some i
 		ds := spec.datasets[i]
 		count(list_of(ds, "sensitive_attributes")) > 0

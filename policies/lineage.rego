@@ -129,7 +129,7 @@ model_registry_required contains violation if {
 	not filled_string(object.get(input, ["model", "registry"], null))
 	violation := {
 		"msg": "No model registry is named (model.registry), so model versions cannot be traced",
-		"path": registry_path(input),
+		"path": key_path(input, ["model", "registry"]),
 	}
 }
 
@@ -151,7 +151,7 @@ dataset_label(ds, i) := name if {
 	is_string(name)
 } else := sprintf("#%d", [i])
 
-floating_labels := {"latest", "main", "master", "head", "trunk", "develop", "dev", "current", "stable", "nightly"}
+floating_label(label) if label in {"latest", "main", "master", "head", "trunk", "develop", "dev", "current", "stable", "nightly"}
 
 fixed_version(version) if {
 	is_number(version)
@@ -159,7 +159,7 @@ fixed_version(version) if {
 
 fixed_version(version) if {
 	filled_string(version)
-	not lower(trim_space(version)) in floating_labels
+	not floating_label(lower(trim_space(version)))
 }
 
 version_msg(name, null) := sprintf("Dataset '%s' is not pinned to a version", [name])
@@ -181,7 +181,8 @@ checksum_msg(name, digest) := sprintf(
 	[name, digest],
 ) if digest != null
 
-# The path of the registry key, or of the model section when that is missing.
-registry_path(spec) := ["model", "registry"] if is_object(spec.model)
-
-registry_path(spec) := ["model"] if not is_object(spec.model)
+# The path of keys in obj, cut after the first key that is missing (or null), so
+# that a finding always points at a key that exists or at its existing parent.
+key_path(obj, keys) := array.slice(keys, 0, n) if {
+	n := min({k | some k in numbers.range(1, count(keys)); object.get(obj, array.slice(keys, 0, k), null) == null})
+} else := keys

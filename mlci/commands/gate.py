@@ -1,0 +1,45 @@
+"""`mlci gate`: the core of the command, shared with `mlci run --stage gate`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlci.findings import Finding
+from mlci.loader import Spec
+from mlci.render.context import BLESSING_FILE, DEFAULT_METRICS_FILE, DEFAULT_MODEL_PATH
+from mlci.runtime.gate import GateResult, blessing, evaluate_gates, gate_findings, read_metrics
+from mlci.runtime.gitinfo import current_commit
+
+
+@dataclass
+class GateOutcome:
+    results: list[GateResult]
+    findings: list[Finding]
+    blessing_path: Path | None
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+
+def run_gate(spec: Spec, metrics: Path | None = None, baseline: Path | None = None,
+             blessing_path: Path | None = None) -> GateOutcome:
+    evaluation = spec.data["evaluation"]
+    metrics_path = metrics or spec.directory / evaluation.get("metrics_file", DEFAULT_METRICS_FILE)
+    values = read_metrics(metrics_path)
+    base = read_metrics(baseline) if baseline else None
+    results = evaluate_gates(evaluation.get("gates", []), values, base)
+    target = blessing_path or spec.directory / BLESSING_FILE
+    model = spec.directory / spec.data["training"].get("outputs", {}).get("model", DEFAULT_MODEL_PATH)
+    document = blessing(spec, values, results, current_commit(spec.directory), model)
+    if document["blessed"]:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        written: Path | None = target
+    else:
+        # A stale blessing must never let a failed model through.
+        target.unlink(missing_ok=True)
+        written = None
+    return GateOutcome(results, gate_findings(spec, results), written)

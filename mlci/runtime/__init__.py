@@ -1,0 +1,1 @@
+"""Runtime commands the rendered pipelines call: gate, run (and later lineage, drift)."""

@@ -1,0 +1,155 @@
+"""The evaluation gate: metrics against the spec's thresholds and against the
+production model; a blessing file for deployments when every gate passes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlci import __version__
+from mlci.errors import InputError, Location, UserError
+from mlci.findings import Finding, Severity
+from mlci.loader import Spec
+
+
+@dataclass(frozen=True)
+class GateResult:
+    index: int
+    metric: str
+    direction: str
+    value: float | None
+    threshold: float
+    passed: bool
+    margin: float | None  # how far past the threshold (positive) or short of it (negative)
+    reason: str
+    baseline: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric, "direction": self.direction, "value": self.value, "threshold": self.threshold,
+            "baseline": self.baseline, "passed": self.passed, "margin": self.margin, "reason": self.reason,
+        }
+
+
+def read_metrics(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: metrics file not found (did the evaluation stage run?)") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(Location(str(path), exc.lineno, exc.colno), f"invalid JSON: {exc.msg}") from None
+    if not isinstance(value, dict):
+        raise InputError(Location(str(path)), "metrics must be a JSON object of metric name to number")
+    return value
+
+
+def _number(metrics: dict[str, Any], name: str) -> float | None:
+    value = metrics.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        return None
+    return float(value)
+
+
+def evaluate_gates(gates: list[dict[str, Any]], metrics: dict[str, Any],
+                   baseline: dict[str, Any] | None = None) -> list[GateResult]:
+    results = []
+    for index, gate in enumerate(gates):
+        metric = gate["metric"]
+        threshold = float(gate["threshold"])
+        direction = gate.get("direction", "higher")
+        value = _number(metrics, metric)
+        if value is None:
+            required = gate.get("required", True)
+            reason = f"{metric} is missing from the metrics" if required else f"{metric} is missing (optional)"
+            results.append(GateResult(index, metric, direction, None, threshold, not required, None, reason))
+            continue
+        sign = 1.0 if direction == "higher" else -1.0
+        margin = round(sign * (value - threshold), 6)
+        passed = margin >= 0
+        comparison = ">=" if direction == "higher" else "<="
+        reason = f"{metric} = {value:g} {comparison} {threshold:g}" if passed else (
+            f"{metric} = {value:g} misses the threshold {threshold:g} by {abs(margin):g}")
+        base_value = _number(baseline or {}, metric)
+        if passed and base_value is not None:
+            allowed = []
+            if "max_regression" in gate:
+                allowed.append(float(gate["max_regression"]))
+            if "max_regression_relative" in gate:
+                allowed.append(abs(base_value) * float(gate["max_regression_relative"]))
+            if allowed:
+                limit = base_value - sign * min(allowed)  # the stricter of the two
+                regression_margin = round(sign * (value - limit), 6)
+                if regression_margin < 0:
+                    passed = False
+                    margin = regression_margin
+                    change = round(sign * (value - base_value), 6)
+                    reason = (f"{metric} = {value:g} is {abs(change):g} worse than production ({base_value:g}); "
+                              f"allowed {min(allowed):g}, over by {abs(regression_margin):g}")
+        results.append(GateResult(index, metric, direction, value, threshold, passed, margin, reason, base_value))
+    return results
+
+
+def gate_findings(spec: Spec, results: list[GateResult]) -> list[Finding]:
+    findings = []
+    for result in results:
+        if result.passed:
+            continue
+        location = spec.location(("evaluation", "gates", result.index))
+        findings.append(Finding(
+            rule_id=f"gate/{result.metric}",
+            severity=Severity.HIGH,
+            message=result.reason,
+            file=location.file,
+            line=location.line,
+            column=location.column,
+            path=("evaluation", "gates", result.index),
+            remediation="Improve the model, or change the gate in the spec through review.",
+            source="gate",
+        ))
+    return findings
+
+
+def format_table(results: list[GateResult]) -> str:
+    rows = [("metric", "value", "threshold", "production", "margin", "result")]
+    for r in results:
+        rows.append((
+            r.metric,
+            "missing" if r.value is None else f"{r.value:.6g}",
+            ("≥ " if r.direction == "higher" else "≤ ") + f"{r.threshold:g}",
+            "-" if r.baseline is None else f"{r.baseline:.6g}",
+            "-" if r.margin is None else f"{r.margin:+.4g}",
+            "pass" if r.passed else "FAIL",
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows) + "\n"
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def blessing(spec: Spec, metrics: dict[str, Any], results: list[GateResult], commit: str | None,
+             model_path: Path | None) -> dict[str, Any]:
+    return {
+        "blessed": all(r.passed for r in results),
+        "mlci_version": __version__,
+        "project": spec.data["project"]["name"],
+        "spec_sha256": spec.digest,
+        "commit": commit,
+        "datasets": {d["name"]: d.get("sha256") for d in spec.data["datasets"]},
+        "model_sha256": sha256_file(model_path) if model_path and model_path.is_file() else None,
+        "metrics": metrics,
+        "gates": [r.to_dict() for r in results],
+    }

@@ -1,0 +1,239 @@
+# Approval and promotion checks: who may release a model to which environment, and
+# in which order.
+#
+# Input: the mlproject.yaml spec as JSON. Settings: data.mlci_settings (optional,
+# see settings.json). Every check is a partial set of {"msg", "path"} objects.
+# Helpers are functions so that they never show up in data.mlci.approvals.
+#
+# An environment is production-tier when its tier is production, or when it has no
+# tier and is named production or prod; staging-tier likewise (staging, stage).
+package mlci.approvals
+
+import rego.v1
+
+# METADATA
+# title: Production needs enough required approvals
+# description: >-
+#   Every production-tier environment must require at least the organisation's
+#   minimum number of approvals (settings min_production_approvers, 2 by default)
+#   in approvals.required.
+# custom:
+#   id: MLCI-APR-001
+#   severity: high
+#   controls:
+#     - SOC 2 CC8.1
+#     - EU AI Act Art. 14
+#   remediation: Set approvals.required on the production environment to at least the minimum number of approvers.
+production_approvals_required contains violation if {
+	some j, env in input.environments
+	production(env)
+	minimum := setting("min_production_approvers", 2)
+	required := object.get(env, ["approvals", "required"], null)
+	not at_least(required, minimum)
+	violation := {
+		"msg": sprintf(
+			"Production environment '%s' requires %s approval(s); at least %d are needed",
+			[env_label(env, j), shown(required), minimum],
+		),
+		"path": array.concat(["environments", j], key_path(env, ["approvals", "required"])),
+	}
+}
+
+# METADATA
+# title: Production lists enough distinct approvers
+# description: >-
+#   Every production-tier environment must list at least as many distinct approvers
+#   as it requires, and never fewer than the organisation's minimum, otherwise the
+#   approval can never be given or falls to a single person.
+# custom:
+#   id: MLCI-APR-002
+#   severity: high
+#   controls:
+#     - SOC 2 CC8.1
+#     - EU AI Act Art. 14
+#   remediation: List enough distinct people in approvals.approvers of the production environment.
+production_approvers_listed contains violation if {
+	some j, env in input.environments
+	production(env)
+	needed := max({setting("min_production_approvers", 2), number_or_zero(object.get(env, ["approvals", "required"], 0))})
+	listed := distinct_approvers(env)
+	count(listed) < needed
+	violation := {
+		"msg": sprintf(
+			"Production environment '%s' lists %d distinct approver(s); at least %d are needed",
+			[env_label(env, j), count(listed), needed],
+		),
+		"path": array.concat(["environments", j], key_path(env, ["approvals", "approvers"])),
+	}
+}
+
+# METADATA
+# title: Approvers are independent of the model's owners and authors
+# description: >-
+#   The approvers of a production-tier environment (or of any environment that
+#   declares separation_of_duties) must not be among project.owners or
+#   project.authors - nobody approves their own model.
+# custom:
+#   id: MLCI-APR-003
+#   severity: high
+#   controls:
+#     - ISO/IEC 27001:2022 A.5.3
+#     - NIST SP 800-53 AC-5
+#   remediation: Replace the approver with a person who neither owns nor authored the model.
+approvers_independent contains violation if {
+	some j, env in input.environments
+	duties_separated(env)
+	makers := project_people(input)
+	some k, approver in env.approvals.approvers
+	approver in makers
+	violation := {
+		"msg": sprintf(
+			"Approver '%v' of environment '%s' is also an owner or author of the project",
+			[approver, env_label(env, j)],
+		),
+		"path": ["environments", j, "approvals", "approvers", k],
+	}
+}
+
+# METADATA
+# title: Separation of duties stays on in production
+# description: >-
+#   A production-tier environment must not switch separation of duties off
+#   (approvals.separation_of_duties false).
+# custom:
+#   id: MLCI-APR-004
+#   severity: high
+#   controls:
+#     - ISO/IEC 27001:2022 A.5.3
+#     - NIST SP 800-53 AC-5
+#   remediation: Remove separation_of_duties false from the production environment's approvals (or set it to true).
+separation_of_duties_enforced contains violation if {
+	some j, env in input.environments
+	production(env)
+	env.approvals.separation_of_duties == false
+	violation := {
+		"msg": sprintf("Production environment '%s' turns separation of duties off", [env_label(env, j)]),
+		"path": ["environments", j, "approvals", "separation_of_duties"],
+	}
+}
+
+# METADATA
+# title: Staging comes before production
+# description: >-
+#   A staging-tier environment must appear in environments before any
+#   production-tier environment, so that every release is tried in staging first.
+# custom:
+#   id: MLCI-APR-005
+#   severity: medium
+#   controls:
+#     - ISO/IEC 27001:2022 A.8.31
+#     - SOC 2 CC8.1
+#   remediation: Add a staging-tier environment and list it before the production environment.
+staging_before_production contains violation if {
+	some j, env in input.environments
+	production(env)
+	not staged_before(input.environments, j)
+	violation := {
+		"msg": sprintf(
+			"Production environment '%s' is not preceded by a staging-tier environment",
+			[env_label(env, j)],
+		),
+		"path": array.concat(["environments", j], key_path(env, ["tier"])),
+	}
+}
+
+# METADATA
+# title: An evaluation gate guards every deployment
+# description: >-
+#   When the project deploys to any environment, evaluation.gates must define at
+#   least one gate, so that no model reaches an environment without passing an
+#   evaluation.
+# custom:
+#   id: MLCI-APR-006
+#   severity: high
+#   controls:
+#     - EU AI Act Art. 15
+#     - SOC 2 CC8.1
+#   remediation: Add at least one gate (metric, threshold, direction) under evaluation.gates.
+evaluation_gate_before_deployment contains violation if {
+	count(object.get(input, "environments", [])) > 0
+	count(object.get(input, ["evaluation", "gates"], [])) == 0
+	violation := {
+		"msg": sprintf(
+			"The project deploys to %s but defines no evaluation gate (evaluation.gates)",
+			[concat(", ", [env_label(env, j) | some j; env := input.environments[j]])],
+		),
+		"path": key_path(input, ["evaluation", "gates"]),
+	}
+}
+
+# ---------------------------------------------------------------------------
+# Helpers (functions only).
+
+setting(key, fallback) := value if {
+	value := data.mlci_settings[key]
+} else := fallback
+
+# The path of keys in obj, cut after the first key that is missing (or null), so
+# that a finding always points at a key that exists or at its existing parent.
+key_path(obj, keys) := array.slice(keys, 0, n) if {
+	n := min({k | some k in numbers.range(1, count(keys)); object.get(obj, array.slice(keys, 0, k), null) == null})
+} else := keys
+
+production(env) if env.tier == "production"
+
+production(env) if {
+	not env.tier
+	lower(env.name) in {"production", "prod"}
+}
+
+staging(env) if env.tier == "staging"
+
+staging(env) if {
+	not env.tier
+	lower(env.name) in {"staging", "stage"}
+}
+
+staged_before(environments, j) if {
+	some i, env in environments
+	i < j
+	staging(env)
+}
+
+duties_separated(env) if production(env)
+
+duties_separated(env) if env.approvals.separation_of_duties == true
+
+env_label(env, j) := name if {
+	name := env.name
+	is_string(name)
+} else := sprintf("#%d", [j])
+
+at_least(value, minimum) if {
+	is_number(value)
+	value >= minimum
+}
+
+number_or_zero(value) := value if is_number(value)
+
+number_or_zero(value) := 0 if not is_number(value)
+
+shown(value) := sprintf("%v", [value]) if value != null
+
+shown(null) := "no"
+
+distinct_approvers(env) := {approver |
+	some approver in env.approvals.approvers
+	is_string(approver)
+}
+
+# Owners and authors of the project: lists (owners, authors) or single names
+# (owner, author).
+project_people(spec) := {person |
+	some key in ["owners", "authors"]
+	some person in object.get(spec, ["project", key], [])
+} | {person |
+	some key in ["owner", "author"]
+	person := spec.project[key]
+	is_string(person)
+}

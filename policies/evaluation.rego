@@ -1,0 +1,81 @@
+# Evaluation checks: a model is released only through evaluation gates, including a
+# fairness gate when the data carries sensitive attributes.
+#
+# Input: the mlproject.yaml spec as JSON. Every check is a partial set of
+# {"msg", "path"} objects. Helpers are functions so that they never show up in
+# data.mlci.evaluation.
+package mlci.evaluation
+
+import rego.v1
+
+# METADATA
+# title: The model has an evaluation gate
+# description: >-
+#   evaluation.gates must define at least one gate (metric, threshold, direction).
+#   When the project deploys to environments, the missing gate is reported by
+#   MLCI-APR-006 instead, so that it is reported once.
+# custom:
+#   id: MLCI-EVAL-001
+#   severity: high
+#   controls:
+#     - EU AI Act Art. 15
+#   remediation: Add at least one gate (metric, threshold, direction) under evaluation.gates.
+evaluation_gates_required contains violation if {
+	count(object.get(input, "environments", [])) == 0
+	count(object.get(input, ["evaluation", "gates"], [])) == 0
+	violation := {
+		"msg": "No evaluation gate is defined (evaluation.gates), so no model version is ever checked before release",
+		"path": key_path(input, ["evaluation", "gates"]),
+	}
+}
+
+# METADATA
+# title: Sensitive attributes need a fairness gate
+# description: >-
+#   When a dataset declares sensitive_attributes, evaluation.gates must include a
+#   fairness gate whose metric is demographic_parity_difference,
+#   equalized_odds_difference or disparate_impact_ratio.
+# custom:
+#   id: MLCI-EVAL-002
+#   severity: high
+#   controls:
+#     - EU AI Act Art. 10(2)(f)
+#     - NIST AI RMF MEASURE 2.11
+#   remediation: Add a gate on demographic_parity_difference, equalized_odds_difference or disparate_impact_ratio to evaluation.gates.
+fairness_gate_required contains violation if {
+	attributes := sensitive_attributes(input)
+	count(attributes) > 0
+	not has_fairness_gate(input)
+	violation := {
+		"msg": sprintf(
+			"Datasets declare sensitive attributes (%s) but no evaluation gate measures fairness (demographic_parity_difference, equalized_odds_difference or disparate_impact_ratio)",
+			[concat(", ", sort(attributes))],
+		),
+		"path": key_path(input, ["evaluation", "gates"]),
+	}
+}
+
+# ---------------------------------------------------------------------------
+# Helpers (functions only).
+
+# The path of keys in obj, cut after the first key that is missing (or null), so
+# that a finding always points at a key that exists or at its existing parent.
+key_path(obj, keys) := array.slice(keys, 0, n) if {
+	n := min({k | some k in numbers.range(1, count(keys)); object.get(obj, array.slice(keys, 0, k), null) == null})
+} else := keys
+
+fairness_metric(metric) if metric in {
+	"demographic_parity_difference",
+	"equalized_odds_difference",
+	"disparate_impact_ratio",
+}
+
+has_fairness_gate(spec) if {
+	some gate in spec.evaluation.gates
+	fairness_metric(gate.metric)
+}
+
+sensitive_attributes(spec) := {sprintf("%v", [attribute]) |
+	some ds in spec.datasets
+	some attribute in object.get(ds, "sensitive_attributes", [])
+}

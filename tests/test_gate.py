@@ -1,0 +1,93 @@
+"""`mlci gate`: thresholds with direction, allowed change vs production, the blessing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mlci.runtime.gate import evaluate_gates
+from tests.conftest import ROOT
+
+GATES = [
+    {"metric": "accuracy", "threshold": 0.9, "direction": "higher", "max_regression": 0.02},
+    {"metric": "latency_ms", "threshold": 100, "direction": "lower", "max_regression_relative": 0.1},
+]
+
+
+def test_thresholds_respect_direction() -> None:
+    results = evaluate_gates(GATES, {"accuracy": 0.95, "latency_ms": 120})
+    assert [r.passed for r in results] == [True, False]
+    assert results[1].margin == pytest.approx(-20)
+    assert "misses the threshold 100 by 20" in results[1].reason
+
+
+def test_allowed_change_against_production() -> None:
+    base = {"accuracy": 0.99, "latency_ms": 50}
+    results = evaluate_gates(GATES, {"accuracy": 0.96, "latency_ms": 56}, base)
+    # accuracy dropped 0.03 > 0.02 allowed; latency rose 6 > 10 % of 50 = 5.
+    assert [r.passed for r in results] == [False, False]
+    assert results[0].margin == pytest.approx(-0.01)
+    assert "worse than production" in results[0].reason
+    ok = evaluate_gates(GATES, {"accuracy": 0.975, "latency_ms": 54}, base)
+    assert all(r.passed for r in ok)
+
+
+def test_missing_metric_fails_unless_optional() -> None:
+    results = evaluate_gates([{"metric": "f1", "threshold": 0.5}, {"metric": "auc", "threshold": 0.5, "required": False}],
+                             {"accuracy": 1.0, "groups": {"a": 1}})
+    assert [r.passed for r in results] == [False, True]
+
+
+@pytest.fixture
+def iris(tmp_path: Path) -> Path:
+    folder = tmp_path / "iris"
+    shutil.copytree(ROOT / "examples" / "iris-classifier", folder, ignore=shutil.ignore_patterns("artifacts"))
+    return folder
+
+
+def _metrics(folder: Path, **values: float) -> Path:
+    path = folder / "artifacts" / "metrics.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(values))
+    return path
+
+
+def test_gate_blesses_a_passing_model(cli, iris: Path) -> None:
+    _metrics(iris, accuracy=0.97, f1_macro=0.96, roc_auc_ovr=0.99)
+    result = cli("gate", str(iris))
+    assert result.exit_code == 0, result.stdout
+    blessing = json.loads((iris / "artifacts" / "blessing.json").read_text())
+    assert blessing["blessed"] is True
+    assert blessing["metrics"]["accuracy"] == 0.97
+    assert len(blessing["spec_sha256"]) == 64
+
+
+def test_gate_failure_names_metric_and_margin_and_removes_blessing(cli, iris: Path) -> None:
+    (iris / "artifacts").mkdir()
+    (iris / "artifacts" / "blessing.json").write_text('{"blessed": true}')
+    _metrics(iris, accuracy=0.85, f1_macro=0.96, roc_auc_ovr=0.99)
+    result = cli("gate", str(iris))
+    assert result.exit_code == 1
+    assert "accuracy = 0.85 misses the threshold 0.9 by 0.05" in result.stdout
+    assert "mlproject.yaml:" in result.stdout  # the finding points at the gate in the spec
+    assert not (iris / "artifacts" / "blessing.json").exists()
+
+
+def test_gate_with_baseline(cli, iris: Path, tmp_path: Path) -> None:
+    _metrics(iris, accuracy=0.95, f1_macro=0.96, roc_auc_ovr=0.99)
+    baseline = tmp_path / "production.json"
+    baseline.write_text(json.dumps({"accuracy": 0.98}))
+    result = cli("gate", str(iris), "--baseline", str(baseline))
+    assert result.exit_code == 1
+    assert "0.03 worse than production" in result.stdout
+
+
+def test_gate_on_broken_metrics_is_exit_2(cli, iris: Path) -> None:
+    path = _metrics(iris)
+    path.write_text("{not json")
+    result = cli("gate", str(iris))
+    assert result.exit_code == 2
+    assert "metrics.json:1:2: invalid JSON" in result.stderr
