@@ -215,6 +215,39 @@ def run(path: str, stages: tuple[str, ...], baseline: Path | None) -> None:
     sys.exit(failed.exit_code if failed else 0)
 
 
+@cli.group()
+def policy() -> None:
+    """Work with the policy pack."""
+
+
+@policy.command("test")
+@click.option("--policies", "policy_dirs", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Also load and test these folders of Rego policies.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write a JUnit XML report.")
+@click.option("--now", default=None, help="The date the tests see as today (YYYY-MM-DD).")
+@click.option("-v", "--verbose", is_flag=True, help="List every test, not only failures.")
+def policy_test(policy_dirs: tuple[Path, ...], junit: Path | None, now: str | None, verbose: bool) -> None:
+    """Run the Rego unit tests (*_test.rego) on the embedded engine."""
+    from mlci.commands.common import parse_today
+    from mlci.policy.pack import load_pack
+    from mlci.policy.testing import junit_xml, run_policy_tests
+
+    results = run_policy_tests(load_pack(policy_dirs), parse_today(now))
+    if not results:
+        raise UserError("no test_ rules found in *_test.rego files")
+    for r in results:
+        if verbose or not r.passed:
+            click.echo(f"{'PASS' if r.passed else 'FAIL'}: data.{r.package}.{r.name} ({r.seconds * 1000:.1f}ms)")
+            if r.detail:
+                click.echo(f"    {r.detail}")
+    failed = sum(not r.passed for r in results)
+    if junit:
+        junit.parent.mkdir(parents=True, exist_ok=True)
+        junit.write_text(junit_xml(results), encoding="utf-8")
+    click.echo(f"mlci policy test: {len(results) - failed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of mlproject.yaml."""

@@ -31,10 +31,10 @@ production_approvals_required contains violation if {
 	required := object.get(env, ["approvals", "required"], null)
 	not at_least(required, minimum)
 	violation := {
-		"msg": sprintf(
-			"Production environment '%s' requires %s approval(s); at least %d are needed",
-			[env_label(env, j), shown(required), minimum],
-		),
+		"msg": concat("", [
+			"Production environment '", env_label(env, j), "' requires ", shown(required),
+			" approval(s); at least ", str(minimum), " are needed",
+		]),
 		"path": array.concat(["environments", j], key_path(env, ["approvals", "required"])),
 	}
 }
@@ -59,10 +59,10 @@ production_approvers_listed contains violation if {
 	listed := distinct_approvers(env)
 	count(listed) < needed
 	violation := {
-		"msg": sprintf(
-			"Production environment '%s' lists %d distinct approver(s); at least %d are needed",
-			[env_label(env, j), count(listed), needed],
-		),
+		"msg": concat("", [
+			"Production environment '", env_label(env, j), "' lists ", str(count(listed)),
+			" distinct approver(s); at least ", str(needed), " are needed",
+		]),
 		"path": array.concat(["environments", j], key_path(env, ["approvals", "approvers"])),
 	}
 }
@@ -87,10 +87,10 @@ approvers_independent contains violation if {
 	some k, approver in env.approvals.approvers
 	approver in makers
 	violation := {
-		"msg": sprintf(
-			"Approver '%v' of environment '%s' is also an owner or author of the project",
-			[approver, env_label(env, j)],
-		),
+		"msg": concat("", [
+			"Approver '", str(approver), "' of environment '", env_label(env, j),
+			"' is also an owner or author of the project",
+		]),
 		"path": ["environments", j, "approvals", "approvers", k],
 	}
 }
@@ -112,7 +112,7 @@ separation_of_duties_enforced contains violation if {
 	production(env)
 	env.approvals.separation_of_duties == false
 	violation := {
-		"msg": sprintf("Production environment '%s' turns separation of duties off", [env_label(env, j)]),
+		"msg": concat("", ["Production environment '", env_label(env, j), "' turns separation of duties off"]),
 		"path": ["environments", j, "approvals", "separation_of_duties"],
 	}
 }
@@ -134,10 +134,9 @@ staging_before_production contains violation if {
 	production(env)
 	not staged_before(input.environments, j)
 	violation := {
-		"msg": sprintf(
-			"Production environment '%s' is not preceded by a staging-tier environment",
-			[env_label(env, j)],
-		),
+		"msg": concat("", [
+			"Production environment '", env_label(env, j), "' is not preceded by a staging-tier environment",
+		]),
 		"path": array.concat(["environments", j], key_path(env, ["tier"])),
 	}
 }
@@ -159,10 +158,10 @@ evaluation_gate_before_deployment contains violation if {
 	count(object.get(input, "environments", [])) > 0
 	count(object.get(input, ["evaluation", "gates"], [])) == 0
 	violation := {
-		"msg": sprintf(
-			"The project deploys to %s but defines no evaluation gate (evaluation.gates)",
-			[concat(", ", [env_label(env, j) | some j; env := input.environments[j]])],
-		),
+		"msg": concat("", [
+			"The project deploys to ", concat(", ", [env_label(env, j) | some j; env := input.environments[j]]),
+			" but defines no evaluation gate (evaluation.gates)",
+		]),
 		"path": key_path(input, ["evaluation", "gates"]),
 	}
 }
@@ -176,9 +175,15 @@ setting(key, fallback) := value if {
 
 # The path of keys in obj, cut after the first key that is missing (or null), so
 # that a finding always points at a key that exists or at its existing parent.
-key_path(obj, keys) := array.slice(keys, 0, n) if {
-	n := min({k | some k in numbers.range(1, count(keys)); object.get(obj, array.slice(keys, 0, k), null) == null})
-} else := keys
+key_path(obj, keys) := array.slice(keys, 0, count(present) + 1) if {
+	present := {k | some k in numbers.range(1, count(keys)); object.get(obj, array.slice(keys, 0, k), null) != null}
+}
+
+# Text for a message. Messages are built with concat, not sprintf: regopy 1.5.2's
+# sprintf wraps some computed strings in quotes.
+str(value) := value if is_string(value)
+
+str(value) := sprintf("%v", [value]) if not is_string(value)
 
 production(env) if env.tier == "production"
 
@@ -218,7 +223,7 @@ number_or_zero(value) := value if is_number(value)
 
 number_or_zero(value) := 0 if not is_number(value)
 
-shown(value) := sprintf("%v", [value]) if value != null
+shown(value) := str(value) if value != null
 
 shown(null) := "no"
 
@@ -227,13 +232,8 @@ distinct_approvers(env) := {approver |
 	is_string(approver)
 }
 
-# Owners and authors of the project: lists (owners, authors) or single names
-# (owner, author).
+# The owners and authors of the project.
 project_people(spec) := {person |
 	some key in ["owners", "authors"]
 	some person in object.get(spec, ["project", key], [])
-} | {person |
-	some key in ["owner", "author"]
-	person := spec.project[key]
-	is_string(person)
 }

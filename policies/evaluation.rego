@@ -47,10 +47,10 @@ fairness_gate_required contains violation if {
 	count(attributes) > 0
 	not has_fairness_gate(input)
 	violation := {
-		"msg": sprintf(
-			"Datasets declare sensitive attributes (%s) but no evaluation gate measures fairness (demographic_parity_difference, equalized_odds_difference or disparate_impact_ratio)",
-			[concat(", ", sort(attributes))],
-		),
+		"msg": concat("", [
+			"Datasets declare sensitive attributes (", concat(", ", sort(attributes)),
+			") but no evaluation gate measures fairness (demographic_parity_difference, equalized_odds_difference or disparate_impact_ratio)",
+		]),
 		"path": key_path(input, ["evaluation", "gates"]),
 	}
 }
@@ -60,9 +60,15 @@ fairness_gate_required contains violation if {
 
 # The path of keys in obj, cut after the first key that is missing (or null), so
 # that a finding always points at a key that exists or at its existing parent.
-key_path(obj, keys) := array.slice(keys, 0, n) if {
-	n := min({k | some k in numbers.range(1, count(keys)); object.get(obj, array.slice(keys, 0, k), null) == null})
-} else := keys
+key_path(obj, keys) := array.slice(keys, 0, count(present) + 1) if {
+	present := {k | some k in numbers.range(1, count(keys)); object.get(obj, array.slice(keys, 0, k), null) != null}
+}
+
+# Text for a message. Messages are built with concat, not sprintf: regopy 1.5.2's
+# sprintf wraps some computed strings in quotes.
+str(value) := value if is_string(value)
+
+str(value) := sprintf("%v", [value]) if not is_string(value)
 
 fairness_metric(metric) if metric in {
 	"demographic_parity_difference",
@@ -75,7 +81,7 @@ has_fairness_gate(spec) if {
 	fairness_metric(gate.metric)
 }
 
-sensitive_attributes(spec) := {sprintf("%v", [attribute]) |
+sensitive_attributes(spec) := {str(attribute) |
 	some ds in spec.datasets
 	some attribute in object.get(ds, "sensitive_attributes", [])
 }

@@ -86,7 +86,6 @@ retention_period_bounded contains violation if {
 
 # METADATA
 # title: Personal data stays in its jurisdiction
-# scope: document
 # description: >-
 #   A dataset with personal data must declare its region, and every environment
 #   that serves the model (and the training job, if it names a region) must run in
@@ -103,31 +102,7 @@ retention_period_bounded contains violation if {
 personal_data_region_restricted contains violation if {
 	some i, ds in input.datasets
 	personal(ds)
-	not filled_string(object.get(ds, "region", null))
-	violation := {
-		"msg": concat("", [
-			"Dataset '", dataset_label(ds, i),
-			"' holds personal data but declares no region, so its residency cannot be checked",
-		]),
-		"path": ["datasets", i, "region"],
-	}
-}
-
-personal_data_region_restricted contains violation if {
-	some i, ds in input.datasets
-	personal(ds)
-	home := ds.region
-	filled_string(home)
-	zone := jurisdiction(home)
-	some place in compute_locations(input)
-	not region_allowed(place.region, home, zone)
-	violation := {
-		"msg": concat("", [
-			"Dataset '", dataset_label(ds, i), "' holds personal data in ", home, " (", zone, ") but ",
-			place.what, " ", where_msg(place.region),
-		]),
-		"path": place.path,
-	}
+	some violation in region_violations(ds, i, input)
 }
 
 # METADATA
@@ -367,6 +342,34 @@ region_allowed(region, _, zone) if {
 where_msg(region) := concat("", ["runs in ", region, " (", jurisdiction(region), ")"]) if is_string(region)
 
 where_msg(region) := "declares no region" if not is_string(region)
+
+# Why the personal data of dataset ds (at index i) may leave its jurisdiction:
+# it declares no region, or a place where the model is trained or served is not
+# allowed for the dataset's jurisdiction.
+region_violations(ds, i, _) := {violation} if {
+	not filled_string(object.get(ds, "region", null))
+	violation := {
+		"msg": concat("", [
+			"Dataset '", dataset_label(ds, i),
+			"' holds personal data but declares no region, so its residency cannot be checked",
+		]),
+		"path": ["datasets", i, "region"],
+	}
+}
+
+region_violations(ds, i, spec) := {violation |
+	home := ds.region
+	zone := jurisdiction(home)
+	some place in compute_locations(spec)
+	not region_allowed(place.region, home, zone)
+	violation := {
+		"msg": concat("", [
+			"Dataset '", dataset_label(ds, i), "' holds personal data in ", home, " (", zone, ") but ",
+			place.what, " ", where_msg(place.region),
+		]),
+		"path": place.path,
+	}
+} if filled_string(object.get(ds, "region", null))
 
 # Where the model is trained and served: every environment, and the training job
 # when it names a region.

@@ -3,6 +3,8 @@
 # Tests replace parts of the input (with input.datasets as ...), never the whole
 # input: regopy 1.5.2 crashes on `with input as {...}` when the rule under test
 # calls a builtin.
+# Values given with `with` are local variables or expressions, never a bare rule
+# name: regopy 1.5.2 ignores `with input.x as some_rule`.
 package mlci.gdpr_test
 
 import rego.v1
@@ -28,6 +30,10 @@ eu_envs := [
 
 paths(violations) := {v.path | some v in violations}
 
+# obj with the keys of changes replaced, not merged (object.union merges nested
+# objects in OPA but not in regopy 1.5.2, so tests never rely on the merge).
+patched(obj, changes) := object.union(object.remove(obj, object.keys(changes)), changes)
+
 # MLCI-GDPR-001 legal_basis_required
 
 test_legal_basis_valid_passes if {
@@ -45,7 +51,7 @@ test_legal_basis_missing_fails if {
 }
 
 test_legal_basis_outside_art6_fails if {
-	ds := object.union(personal_ds, {"legal_basis": "business_need"})
+	ds := patched(personal_ds, {"legal_basis": "business_need"})
 	violations := gdpr.legal_basis_required with input.datasets as [ds]
 	paths(violations) == {["datasets", 0, "legal_basis"]}
 	some v in violations
@@ -63,8 +69,8 @@ test_legal_basis_pii_fields_imply_personal_data if {
 test_retention_valid_passes if {
 	count(gdpr.retention_period_required) == 0 with input.datasets as [
 		personal_ds,
-		object.union(personal_ds, {"retention": "P18M"}),
-		object.union(personal_ds, {"retention": "P1Y6M2W3D"}),
+		patched(personal_ds, {"retention": "P18M"}),
+		patched(personal_ds, {"retention": "P1Y6M2W3D"}),
 	]
 }
 
@@ -76,9 +82,9 @@ test_retention_missing_fails if {
 
 test_retention_not_iso_fails if {
 	violations := gdpr.retention_period_required with input.datasets as [
-		object.union(personal_ds, {"retention": "2 years"}),
-		object.union(personal_ds, {"retention": "P"}),
-		object.union(personal_ds, {"retention": 730}),
+		patched(personal_ds, {"retention": "2 years"}),
+		patched(personal_ds, {"retention": "P"}),
+		patched(personal_ds, {"retention": 730}),
 	]
 	paths(violations) == {["datasets", 0, "retention"], ["datasets", 1, "retention"], ["datasets", 2, "retention"]}
 }
@@ -90,18 +96,18 @@ test_retention_not_needed_without_personal_data if {
 # MLCI-GDPR-003 retention_period_bounded
 
 test_retention_within_default_limit_passes if {
-	count(gdpr.retention_period_bounded) == 0 with input.datasets as [object.union(personal_ds, {"retention": "P5Y"})]
+	count(gdpr.retention_period_bounded) == 0 with input.datasets as [patched(personal_ds, {"retention": "P5Y"})]
 }
 
 test_retention_over_default_limit_fails if {
-	violations := gdpr.retention_period_bounded with input.datasets as [object.union(personal_ds, {"retention": "P5Y1D"})]
+	violations := gdpr.retention_period_bounded with input.datasets as [patched(personal_ds, {"retention": "P5Y1D"})]
 	paths(violations) == {["datasets", 0, "retention"]}
 	some v in violations
 	contains(v.msg, "1826 days")
 }
 
 test_retention_limit_from_settings if {
-	ds := object.union(personal_ds, {"retention": "P13M"})
+	ds := patched(personal_ds, {"retention": "P13M"})
 	violations := gdpr.retention_period_bounded with input.datasets as [ds]
 		with data.mlci_settings as {"max_retention_days": 365}
 	paths(violations) == {["datasets", 0, "retention"]}
@@ -112,7 +118,7 @@ test_retention_limit_from_settings if {
 
 test_region_same_jurisdiction_passes if {
 	count(gdpr.personal_data_region_restricted) == 0 with input.datasets as [personal_ds]
-		with input.environments as eu_envs
+		with input.environments as [eu_envs[0], eu_envs[1]]
 }
 
 test_region_other_jurisdiction_fails if {
@@ -123,14 +129,14 @@ test_region_other_jurisdiction_fails if {
 }
 
 test_region_gcp_and_aws_eu_match if {
-	ds := object.union(personal_ds, {"region": "europe-west4"})
+	ds := patched(personal_ds, {"region": "europe-west4"})
 	count(gdpr.personal_data_region_restricted) == 0 with input.datasets as [ds]
-		with input.environments as eu_envs
+		with input.environments as [eu_envs[0], eu_envs[1]]
 }
 
 test_region_training_region_checked if {
 	violations := gdpr.personal_data_region_restricted with input.datasets as [personal_ds]
-		with input.environments as eu_envs
+		with input.environments as [eu_envs[0], eu_envs[1]]
 		with input.training as {"region": "ap-south-1"}
 	paths(violations) == {["training", "region"]}
 }
@@ -138,7 +144,7 @@ test_region_training_region_checked if {
 test_region_missing_on_dataset_fails if {
 	ds := object.remove(personal_ds, ["region"])
 	violations := gdpr.personal_data_region_restricted with input.datasets as [ds]
-		with input.environments as eu_envs
+		with input.environments as [eu_envs[0], eu_envs[1]]
 	paths(violations) == {["datasets", 0, "region"]}
 }
 
@@ -181,13 +187,13 @@ test_region_not_checked_without_personal_data if {
 test_pseudonymisation_declared_passes if {
 	count(gdpr.pseudonymisation_required) == 0 with input.datasets as [
 		personal_ds,
-		object.union(personal_ds, {"anonymisation": "anonymised"}),
+		patched(personal_ds, {"anonymisation": "anonymised"}),
 	]
 }
 
 test_pseudonymisation_none_fails if {
 	violations := gdpr.pseudonymisation_required with input.datasets as [
-		object.union(personal_ds, {"anonymisation": "none"}),
+		patched(personal_ds, {"anonymisation": "none"}),
 		object.remove(personal_ds, ["anonymisation"]),
 	]
 	paths(violations) == {["datasets", 0, "anonymisation"], ["datasets", 1, "anonymisation"]}
@@ -210,7 +216,7 @@ test_dpia_missing_for_high_risk_fails if {
 }
 
 test_dpia_missing_for_sensitive_attributes_fails if {
-	ds := object.union(personal_ds, {"sensitive_attributes": ["gender"]})
+	ds := patched(personal_ds, {"sensitive_attributes": ["gender"]})
 	violations := gdpr.dpia_required with input.datasets as [ds]
 		with input.governance as {"risk": "limited", "dpia": ""}
 	paths(violations) == {["governance", "dpia"]}
@@ -219,7 +225,7 @@ test_dpia_missing_for_sensitive_attributes_fails if {
 }
 
 test_dpia_missing_governance_points_at_governance if {
-	violations := gdpr.dpia_required with input.datasets as [object.union(personal_ds, {"sensitive_attributes": ["age"]})]
+	violations := gdpr.dpia_required with input.datasets as [patched(personal_ds, {"sensitive_attributes": ["age"]})]
 	paths(violations) == {["governance"]}
 }
 
@@ -237,7 +243,7 @@ test_pii_logged_fails if {
 }
 
 test_sensitive_attribute_logged_fails if {
-	ds := object.union(personal_ds, {"sensitive_attributes": ["gender"]})
+	ds := patched(personal_ds, {"sensitive_attributes": ["gender"]})
 	violations := gdpr.pii_not_logged with input.datasets as [ds]
 		with input.serving as {"log_fields": ["gender"]}
 	paths(violations) == {["serving", "log_fields", 0]}
@@ -274,13 +280,13 @@ test_personal_data_flag_consistent_passes if {
 }
 
 test_personal_data_flag_false_with_pii_fails if {
-	ds := object.union(personal_ds, {"personal_data": false})
+	ds := patched(personal_ds, {"personal_data": false})
 	violations := gdpr.personal_data_flag_consistent with input.datasets as [plain_ds, ds]
 	paths(violations) == {["datasets", 1, "personal_data"]}
 }
 
 test_personal_data_flag_false_with_sensitive_attributes_fails if {
-	ds := object.union(plain_ds, {"sensitive_attributes": ["gender"]})
+	ds := patched(plain_ds, {"sensitive_attributes": ["gender"]})
 	violations := gdpr.personal_data_flag_consistent with input.datasets as [ds]
 	paths(violations) == {["datasets", 0, "personal_data"]}
 }

@@ -9,32 +9,12 @@ package mlci.lineage
 import rego.v1
 
 # METADATA
-# title: Training data is declared
-# description: >-
-#   The spec must list at least one dataset, otherwise nothing ties the model to
-#   the data it was trained on.
-# custom:
-#   id: MLCI-LIN-001
-#   severity: high
-#   controls:
-#     - EU AI Act Art. 10(2)
-#     - EU AI Act Art. 11
-#   remediation: List every dataset the model is trained or evaluated on under datasets, with its uri, version, sha256 and source.
-datasets_declared contains violation if {
-	count(object.get(input, "datasets", [])) == 0
-	violation := {
-		"msg": "No dataset is declared, so the model's training data cannot be traced",
-		"path": ["datasets"],
-	}
-}
-
-# METADATA
 # title: Datasets are pinned to a version
 # description: >-
 #   Every dataset must name a fixed version; a missing version or a moving label
 #   (latest, main, master, head...) makes training irreproducible.
 # custom:
-#   id: MLCI-LIN-002
+#   id: MLCI-LIN-001
 #   severity: high
 #   controls:
 #     - EU AI Act Art. 10(2)
@@ -56,11 +36,11 @@ dataset_version_pinned contains violation if {
 #   Every dataset must record the SHA-256 of its content (64 hex digits) so that the
 #   data used in training can be verified later.
 # custom:
-#   id: MLCI-LIN-003
+#   id: MLCI-LIN-002
 #   severity: medium
 #   controls:
+#     - EU AI Act Art. 10(2)
 #     - EU AI Act Art. 12
-#     - SLSA v1.0 provenance
 #   remediation: Compute the dataset's SHA-256 (for example with sha256sum) and put it in the dataset's sha256.
 dataset_checksum_required contains violation if {
 	some i, ds in input.datasets
@@ -78,7 +58,7 @@ dataset_checksum_required contains violation if {
 #   Every dataset must say where its data comes from (the system, export or
 #   publication), as required for data-governance records.
 # custom:
-#   id: MLCI-LIN-004
+#   id: MLCI-LIN-003
 #   severity: medium
 #   controls:
 #     - EU AI Act Art. 10(2)(b)
@@ -87,7 +67,7 @@ dataset_source_required contains violation if {
 	some i, ds in input.datasets
 	not filled_string(object.get(ds, "source", null))
 	violation := {
-		"msg": sprintf("Dataset '%s' does not say where its data comes from (source)", [dataset_label(ds, i)]),
+		"msg": concat("", ["Dataset '", dataset_label(ds, i), "' does not say where its data comes from (source)"]),
 		"path": ["datasets", i, "source"],
 	}
 }
@@ -98,7 +78,7 @@ dataset_source_required contains violation if {
 #   The training section must record its hyper-parameters in training.params, so
 #   that every model version can be reproduced and compared.
 # custom:
-#   id: MLCI-LIN-005
+#   id: MLCI-LIN-004
 #   severity: low
 #   controls:
 #     - EU AI Act Art. 11
@@ -120,7 +100,7 @@ training_params_recorded contains violation if {
 #   The model section must name the model registry (model.registry) that stores
 #   every trained version together with its lineage.
 # custom:
-#   id: MLCI-LIN-006
+#   id: MLCI-LIN-005
 #   severity: medium
 #   controls:
 #     - EU AI Act Art. 12
@@ -162,27 +142,31 @@ fixed_version(version) if {
 	not floating_label(lower(trim_space(version)))
 }
 
-version_msg(name, null) := sprintf("Dataset '%s' is not pinned to a version", [name])
+version_msg(name, null) := concat("", ["Dataset '", name, "' is not pinned to a version"])
 
-version_msg(name, version) := sprintf(
-	"Dataset '%s' uses the moving version '%v' instead of a fixed one",
-	[name, version],
-) if version != null
+version_msg(name, version) := concat("", [
+	"Dataset '", name, "' uses the moving version '", str(version), "' instead of a fixed one",
+]) if version != null
 
 sha256_hex(value) if {
 	is_string(value)
 	regex.match(`^[0-9a-fA-F]{64}$`, value)
 }
 
-checksum_msg(name, null) := sprintf("Dataset '%s' records no sha256 checksum", [name])
+checksum_msg(name, null) := concat("", ["Dataset '", name, "' records no sha256 checksum"])
 
-checksum_msg(name, digest) := sprintf(
-	"Dataset '%s' has sha256 '%v', which is not 64 hex digits",
-	[name, digest],
-) if digest != null
+checksum_msg(name, digest) := concat("", [
+	"Dataset '", name, "' has sha256 '", str(digest), "', which is not 64 hex digits",
+]) if digest != null
 
 # The path of keys in obj, cut after the first key that is missing (or null), so
 # that a finding always points at a key that exists or at its existing parent.
-key_path(obj, keys) := array.slice(keys, 0, n) if {
-	n := min({k | some k in numbers.range(1, count(keys)); object.get(obj, array.slice(keys, 0, k), null) == null})
-} else := keys
+key_path(obj, keys) := array.slice(keys, 0, count(present) + 1) if {
+	present := {k | some k in numbers.range(1, count(keys)); object.get(obj, array.slice(keys, 0, k), null) != null}
+}
+
+# Text for a message. Messages are built with concat, not sprintf: regopy 1.5.2's
+# sprintf wraps some computed strings in quotes.
+str(value) := value if is_string(value)
+
+str(value) := sprintf("%v", [value]) if not is_string(value)

@@ -11,24 +11,24 @@ import rego.v1
 # METADATA
 # title: Container images are pinned by digest
 # description: >-
-#   The training image (training.image or training.base) and the serving image
-#   (serving.image or serving.base), where given, must be pinned by digest
+#   The training image (training.image) and the serving image (serving.image),
+#   where given, must be pinned by digest
 #   (name@sha256 followed by 64 hex digits); a tag such as latest or 3.11 can be
 #   moved to different content at any time.
 # custom:
 #   id: MLCI-SUP-001
 #   severity: high
 #   controls:
-#     - SLSA v1.0 Build
 #     - OpenSSF Scorecard Pinned-Dependencies
+#     - CWE-494
 #   remediation: Append the image's digest (docker buildx imagetools inspect IMAGE shows it) as IMAGE@sha256:<digest>.
 images_pinned_by_digest contains violation if {
-	some path in [["training", "image"], ["training", "base"], ["serving", "image"], ["serving", "base"]]
+	some path in [["training", "image"], ["serving", "image"]]
 	image := object.get(input, path, null)
 	image != null
 	not digest_pinned(image)
 	violation := {
-		"msg": sprintf("%s '%v' is not pinned by digest (@sha256:...)", [concat(".", path), image]),
+		"msg": concat("", [concat(".", path), " '", str(image), "' is not pinned by digest (@sha256:...)"]),
 		"path": path,
 	}
 }
@@ -52,7 +52,7 @@ no_secrets_in_spec contains violation if {
 	is_string(value)
 	kind := secret_kind(path, value)
 	violation := {
-		"msg": sprintf("%s %s; secrets must not be written in the spec", [path_label(path), kind]),
+		"msg": concat("", [path_label(path), " ", kind, "; secrets must not be written in the spec"]),
 		"path": path,
 	}
 }
@@ -68,7 +68,7 @@ no_secrets_in_spec contains violation if {
 #   severity: medium
 #   controls:
 #     - CWE-770
-#     - CIS Kubernetes Benchmark 5.7
+#     - ISO/IEC 27001:2022 A.8.6
 #   remediation: Set cpu and memory under training.resources and serving.resources.
 resource_limits_required contains violation if {
 	some section in ["training", "serving"]
@@ -77,7 +77,7 @@ resource_limits_required contains violation if {
 	some key in ["cpu", "memory"]
 	not quantity(object.get(block, ["resources", key], null))
 	violation := {
-		"msg": sprintf("%s.resources sets no %s limit", [section, key]),
+		"msg": concat("", [section, ".resources sets no ", key, " limit"]),
 		"path": array.concat([section], key_path(block, ["resources", key])),
 	}
 }
@@ -118,7 +118,7 @@ registry_uses_tls contains violation if {
 	is_string(registry)
 	startswith(lower(registry), "http://")
 	violation := {
-		"msg": sprintf("model.registry '%s' uses plain http", [registry]),
+		"msg": concat("", ["model.registry '", registry, "' uses plain http"]),
 		"path": ["model", "registry"],
 	}
 }
@@ -128,9 +128,15 @@ registry_uses_tls contains violation if {
 
 # The path of keys in obj, cut after the first key that is missing (or null), so
 # that a finding always points at a key that exists or at its existing parent.
-key_path(obj, keys) := array.slice(keys, 0, n) if {
-	n := min({k | some k in numbers.range(1, count(keys)); object.get(obj, array.slice(keys, 0, k), null) == null})
-} else := keys
+key_path(obj, keys) := array.slice(keys, 0, count(present) + 1) if {
+	present := {k | some k in numbers.range(1, count(keys)); object.get(obj, array.slice(keys, 0, k), null) != null}
+}
+
+# Text for a message. Messages are built with concat, not sprintf: regopy 1.5.2's
+# sprintf wraps some computed strings in quotes.
+str(value) := value if is_string(value)
+
+str(value) := sprintf("%v", [value]) if not is_string(value)
 
 digest_pinned(image) if {
 	is_string(image)
@@ -152,7 +158,7 @@ path_label(path) := trim_prefix(concat("", [segment(part) | some part in path]),
 
 segment(part) := sprintf("[%d]", [part]) if is_number(part)
 
-segment(part) := sprintf(".%s", [part]) if is_string(part)
+segment(part) := concat("", [".", part]) if is_string(part)
 
 # What a string looks like, if it looks like a secret. The value itself is never
 # repeated in a message.

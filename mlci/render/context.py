@@ -111,6 +111,12 @@ def _serving(serving: dict[str, Any] | None, training: dict[str, Any]) -> dict[s
     }
 
 
+def _autoscaling(raw: dict[str, Any] | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    return {**raw, "target_cpu_utilization": raw.get("target_cpu_utilization", 70)}
+
+
 def _environment(env: dict[str, Any]) -> dict[str, Any]:
     strategy = env.get("strategy", {})
     approvals = env.get("approvals", {})
@@ -121,7 +127,7 @@ def _environment(env: dict[str, Any]) -> dict[str, Any]:
         "namespace": env["namespace"],
         "region": env["region"],
         "replicas": env.get("replicas", 1),
-        "autoscaling": env.get("autoscaling"),
+        "autoscaling": _autoscaling(env.get("autoscaling")),
         "strategy": {
             "type": strategy.get("type", "rolling"),
             "steps": strategy.get("steps", []),

@@ -1,0 +1,142 @@
+# Unit tests for data.mlci.supply_chain.
+#
+# Tests replace parts of the input (with input.training as ...), never the whole
+# input: regopy 1.5.2 crashes on `with input as {...}` when the rule under test
+# calls a builtin.
+# Values given with `with` are local variables or expressions, never a bare rule
+# name: regopy 1.5.2 ignores `with input.x as some_rule`.
+package mlci.supply_chain_test
+
+import rego.v1
+
+import data.mlci.supply_chain
+
+digest := "9b8a8e4a7f3cd9f7b2dc3e0dfb3f4c2b0c2e8b0f5c6d0e4f1a2b3c4d5e6f7a8b"
+
+pinned := concat("", ["python:3.11-slim@sha256:", digest])
+
+training := {"image": pinned, "params": {"seed": 1}, "resources": {"cpu": "1", "memory": "1Gi"}}
+
+serving := {"port": 8080, "resources": {"cpu": "500m", "memory": "512Mi"}}
+
+paths(violations) := {v.path | some v in violations}
+
+# obj with the keys of changes replaced, not merged (object.union merges nested
+# objects in OPA but not in regopy 1.5.2, so tests never rely on the merge).
+patched(obj, changes) := object.union(object.remove(obj, object.keys(changes)), changes)
+
+# MLCI-SUP-001 images_pinned_by_digest
+
+test_images_pinned_passes if {
+	count(supply_chain.images_pinned_by_digest) == 0 with input.training as patched(training, {})
+		with input.serving as patched(serving, {"image": concat("", ["ghcr.io/acme/serve@sha256:", digest])})
+}
+
+test_training_image_tag_fails if {
+	violations := supply_chain.images_pinned_by_digest with input.training as patched(training, {"image": "python:3.11-slim"})
+	paths(violations) == {["training", "image"]}
+}
+
+test_serving_image_short_digest_fails if {
+	violations := supply_chain.images_pinned_by_digest with input.training as patched(training, {})
+		with input.serving as patched(serving, {"image": "ghcr.io/acme/serve@sha256:abc"})
+	paths(violations) == {["serving", "image"]}
+}
+
+# MLCI-SUP-002 no_secrets_in_spec
+
+test_no_secrets_passes if {
+	count(supply_chain.no_secrets_in_spec) == 0 with input.training as patched(training, {"env": {
+		"HF_TOKEN": "${HF_TOKEN}",
+		"DB_PASSWORD": "vault:secret/db#password",
+		"api_key": "",
+		"max_tokens": 512,
+		"tokenizer": "bert-base-uncased",
+		"image_pull_secret": "regcred",
+	}})
+		with input.model as {"registry": "https://mlflow.example.com"}
+		with input.datasets as [{"uri": "s3://bucket/data.csv", "source": "git@github.com:acme/data.git"}]
+}
+
+test_aws_key_fails if {
+	violations := supply_chain.no_secrets_in_spec with input.datasets as [{"name": "d"}, {"uri": "s3://AKIAABCDEFGHIJKLMNOP@bucket/x"}]
+	paths(violations) == {["datasets", 1, "uri"]}
+	some v in violations
+	not contains(v.msg, "AKIA")
+}
+
+test_private_key_fails if {
+	violations := supply_chain.no_secrets_in_spec with input.serving as {"tls": {"key": "-----BEGIN RSA PRIVATE KEY-----\nMIIE..."}}
+	paths(violations) == {["serving", "tls", "key"]}
+}
+
+test_tokens_fail if {
+	violations := supply_chain.no_secrets_in_spec with input.ci as {
+		"notes": ["ghp_0123456789abcdefghijABCDEFGHIJ012345", "glpat-abcdefghij0123456789", "xoxb-1234567890-abcdef"],
+	}
+	paths(violations) == {["ci", "notes", 0], ["ci", "notes", 1], ["ci", "notes", 2]}
+}
+
+test_secret_key_names_fail if {
+	violations := supply_chain.no_secrets_in_spec with input.training as patched(training, {"env": {
+		"password": "hunter2",
+		"API-KEY": "abc",
+		"db_password": "pw",
+		"client_secret": "s3cr3t",
+	}})
+	paths(violations) == {
+		["training", "env", "password"],
+		["training", "env", "API-KEY"],
+		["training", "env", "db_password"],
+		["training", "env", "client_secret"],
+	}
+}
+
+test_password_in_url_fails if {
+	violations := supply_chain.no_secrets_in_spec with input.model as {"registry": "https://user:pa55@mlflow.example.com"}
+	paths(violations) == {["model", "registry"]}
+}
+
+# MLCI-SUP-003 resource_limits_required
+
+test_resource_limits_set_passes if {
+	count(supply_chain.resource_limits_required) == 0 with input.training as patched(training, {})
+		with input.serving as patched(serving, {})
+}
+
+test_training_memory_missing_fails if {
+	violations := supply_chain.resource_limits_required with input.training as patched(training, {"resources": {"cpu": "1"}})
+	paths(violations) == {["training", "resources", "memory"]}
+}
+
+test_serving_resources_missing_fails if {
+	violations := supply_chain.resource_limits_required with input.training as patched(training, {})
+		with input.serving as object.remove(serving, ["resources"])
+	paths(violations) == {["serving", "resources"]}
+}
+
+test_no_serving_no_serving_limits if {
+	count(supply_chain.resource_limits_required) == 0 with input.training as patched(training, {})
+}
+
+# MLCI-SUP-004 serving_runs_as_non_root
+
+test_serving_non_root_passes if {
+	count(supply_chain.serving_runs_as_non_root) == 0 with input.serving as patched(serving, {"run_as_root": false})
+}
+
+test_serving_as_root_fails if {
+	violations := supply_chain.serving_runs_as_non_root with input.serving as patched(serving, {"run_as_root": true})
+	paths(violations) == {["serving", "run_as_root"]}
+}
+
+# MLCI-SUP-005 registry_uses_tls
+
+test_registry_https_passes if {
+	count(supply_chain.registry_uses_tls) == 0 with input.model as {"registry": "https://mlflow.example.com"}
+}
+
+test_registry_http_fails if {
+	violations := supply_chain.registry_uses_tls with input.model as {"registry": "HTTP://mlflow.example.com"}
+	paths(violations) == {["model", "registry"]}
+}

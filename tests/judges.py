@@ -1,0 +1,144 @@
+"""The independent judges of rendered output, run the way their users run them.
+
+Used by the tests, and runnable by hand: `python -m tests.judges DIR`.
+Each judge returns (ok, output); a judge never decides from mlci's own code.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+
+def prefix() -> Path:
+    root = Path(__file__).resolve().parent.parent
+    return Path(os.environ.get("MLCI_VALIDATORS", root / ".validators")).resolve()
+
+
+def tool(name: str) -> Path | None:
+    base = prefix()
+    for candidate in (base / "go/bin" / name, base / "py/bin" / name, base / "node/node_modules/.bin" / name):
+        if candidate.exists():
+            return candidate
+    found = shutil.which(name)
+    return Path(found) if found else None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    judge: str
+    ok: bool
+    output: str
+
+
+def _run(judge: str, cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None,
+         timeout: int = 900) -> Verdict:
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout, check=False)
+    return Verdict(judge, proc.returncode == 0, (proc.stdout + proc.stderr).strip())
+
+
+def classify(tree: Path) -> dict[str, list[Path]]:
+    kinds: dict[str, list[Path]] = {"github": [], "gitlab": [], "jenkins": [], "docker": [], "k8s": []}
+    for path in sorted(tree.rglob("*")):
+        if not path.is_file() or ".git" in path.parts or ".gitlab-ci-local" in path.parts:
+            continue
+        rel = path.relative_to(tree)
+        if rel.parts[:2] == (".github", "workflows") and path.suffix in (".yml", ".yaml"):
+            kinds["github"].append(path)
+        elif path.name == ".gitlab-ci.yml":
+            kinds["gitlab"].append(path)
+        elif path.name.startswith("Jenkinsfile"):
+            kinds["jenkins"].append(path)
+        elif path.name.startswith("Dockerfile"):
+            kinds["docker"].append(path)
+        elif path.suffix in (".yml", ".yaml") and path.name != "mlproject.yaml":
+            docs = [d for d in YAML(typ="safe").load_all(path.read_text()) if isinstance(d, dict)]
+            if docs and all("apiVersion" in d and "kind" in d for d in docs):
+                kinds["k8s"].append(path)
+    return kinds
+
+
+def checkov(framework: str, files: list[Path]) -> Verdict:
+    cmd = [str(tool("checkov")), "--quiet", "--compact", "--skip-download", "-o", "cli", "--framework", framework]
+    for f in files:
+        cmd += ["-f", str(f)]
+    return _run(f"checkov/{framework}", cmd)
+
+
+def check_jsonschema(schema: str, files: list[Path]) -> Verdict:
+    return _run(f"schema:{schema}", [str(tool("check-jsonschema")), "--builtin-schema", schema, *map(str, files)])
+
+
+# kind -> [(judge, the tool it needs, how to run it)]
+JUDGES: dict[str, list[tuple[str, str, Callable[[list[Path]], Verdict]]]] = {
+    "github": [
+        ("actionlint", "actionlint", lambda fs: _run("actionlint", [str(tool("actionlint")), "-no-color", *map(str, fs)])),
+        ("schema:github-workflows", "check-jsonschema", lambda fs: check_jsonschema("vendor.github-workflows", fs)),
+        ("checkov/github_actions", "checkov", lambda fs: checkov("github_actions", fs)),
+    ],
+    "gitlab": [
+        ("schema:gitlab-ci", "check-jsonschema", lambda fs: check_jsonschema("vendor.gitlab-ci", fs)),
+        ("checkov/gitlab_ci", "checkov", lambda fs: checkov("gitlab_ci", fs)),
+    ],
+    "jenkins": [
+        ("npm-groovy-lint", "npm-groovy-lint", lambda fs: _run("npm-groovy-lint", [str(tool("npm-groovy-lint")), "--failon", "warning",
+                                                                "--output", "txt", *map(str, fs)])),
+    ],
+    "docker": [
+        ("hadolint", "hadolint", lambda fs: _run("hadolint", [str(tool("hadolint")), "--no-color", "--failure-threshold", "warning",
+                                                  *map(str, fs)])),
+        ("checkov/dockerfile", "checkov", lambda fs: checkov("dockerfile", fs)),
+    ],
+    "k8s": [
+        ("kubernetes-validate", "kubernetes-validate", lambda fs: _run("kubernetes-validate", [str(tool("kubernetes-validate")), "--strict",
+                                                                        "--no-warn", *map(str, fs)])),
+        ("checkov/kubernetes", "checkov", lambda fs: checkov("kubernetes", fs)),
+    ],
+}
+
+
+def gitlab_ci_local(project: Path, variables: dict[str, str], jobs: list[str] | None = None,
+                    merge_request: bool = True, path: str | None = None) -> Verdict:
+    """Run the pipeline for real with gitlab-ci-local's shell executor, from a git copy of `project`."""
+    git = ["git", "-c", "user.email=ci@example.invalid", "-c", "user.name=ci"]
+    if not (project / ".git").exists():
+        subprocess.run([*git, "init", "-q", "-b", "main"], cwd=project, check=True)
+        subprocess.run([*git, "add", "-A"], cwd=project, check=True)
+        subprocess.run([*git, "commit", "-qm", "rendered"], cwd=project, check=True)
+        subprocess.run([*git, "remote", "add", "origin", "https://gitlab.example.invalid/group/project.git"],
+                       cwd=project, check=True)
+    cmd = [str(tool("gitlab-ci-local")), "--shell-executor-no-image"]
+    source = {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": "1"} if merge_request else {
+        "CI_PIPELINE_SOURCE": "push"}
+    for key, value in {**source, **variables}.items():
+        cmd += ["--variable", f"{key}={value}"]
+    if jobs:
+        cmd += ["--needs", *jobs]
+    env = dict(os.environ)
+    if path:
+        env["PATH"] = path
+    return _run("gitlab-ci-local", cmd, cwd=project, env=env, timeout=1500)
+
+
+def judge_tree(tree: Path) -> list[Verdict]:
+    verdicts = []
+    for kind, files in classify(tree).items():
+        if files:
+            verdicts += [judge(files) for _, _, judge in JUDGES[kind]]
+    return verdicts
+
+
+if __name__ == "__main__":
+    results = judge_tree(Path(sys.argv[1]))
+    for verdict in results:
+        print(f"{'PASS' if verdict.ok else 'FAIL'}  {verdict.judge}")
+        if not verdict.ok:
+            print(verdict.output[-3000:])
+    sys.exit(0 if all(v.ok for v in results) else 1)
