@@ -89,19 +89,24 @@ def validate(paths: tuple[str, ...], outputs: list[tuple[str, str | None]]) -> N
 @_outputs_option()
 @_fail_on_option()
 @click.option("--engine", type=click.Choice(["embedded"]), default="embedded", show_default=True,
-              help="Policy engine.")
+              help="Policy engine when no --opa-url is given.")
+@click.option("--opa-url", default=None, help="Decide on this OPA server (e.g. http://127.0.0.1:8181) instead.")
+@click.option("--opa-upload/--opa-server-policies", default=True, show_default=True,
+              help="Upload mlci's pack to the server first, or use the policies the server already holds.")
 @click.option("--policies", "policy_dirs", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of your own Rego policies, added to the built-in pack (repeatable).")
 @click.option("--data", "data_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="JSON policy data (settings such as min_production_approvers), repeatable.")
 @click.option("--now", default=None, help="The date policies and waivers see as today (YYYY-MM-DD); default: today, UTC.")
 def check(paths: tuple[str, ...], outputs: list[tuple[str, str | None]], fail_on: str, engine: str,
-          policy_dirs: tuple[Path, ...], data_files: tuple[Path, ...], now: str | None) -> None:
+          policy_dirs: tuple[Path, ...], data_files: tuple[Path, ...], now: str | None, opa_url: str | None,
+          opa_upload: bool) -> None:
     """Validate specs and check them against the governance policies."""
     from mlci.commands.check import CheckOptions, run_check
     from mlci.commands.common import parse_today
 
-    options = CheckOptions(engine=engine, policy_dirs=policy_dirs, data_files=data_files, today=parse_today(now))
+    options = CheckOptions(engine=engine, policy_dirs=policy_dirs, data_files=data_files, today=parse_today(now),
+                           opa_url=opa_url, opa_upload=opa_upload)
     outcome, pack = run_check(paths, options)
     threshold = Severity.parse(fail_on)
     rules = {m.id: {"title": m.title, "description": m.description, "severity": m.severity.label,

@@ -26,7 +26,7 @@ legal_basis_required contains violation if {
 	basis := object.get(ds, "legal_basis", null)
 	not lawful_basis(basis)
 	violation := {
-		"msg": legal_basis_msg(dataset_label(ds, i), basis),
+		"msg": legal_basis_msg(label(ds, i), basis),
 		"path": ["datasets", i, "legal_basis"],
 	}
 }
@@ -50,7 +50,7 @@ retention_period_required contains violation if {
 	retention := object.get(ds, "retention", null)
 	not valid_duration(retention)
 	violation := {
-		"msg": retention_msg(dataset_label(ds, i), retention),
+		"msg": retention_msg(label(ds, i), retention),
 		"path": ["datasets", i, "retention"],
 	}
 }
@@ -77,7 +77,7 @@ retention_period_bounded contains violation if {
 	days > limit
 	violation := {
 		"msg": concat("", [
-			"Dataset '", dataset_label(ds, i), "' keeps personal data for ", retention,
+			"Dataset '", label(ds, i), "' keeps personal data for ", retention,
 			" (about ", str(days), " days), more than the maximum of ", str(limit), " days",
 		]),
 		"path": ["datasets", i, "retention"],
@@ -124,7 +124,7 @@ pseudonymisation_required contains violation if {
 	not state in {"pseudonymised", "anonymised"}
 	violation := {
 		"msg": concat("", [
-			"Dataset '", dataset_label(ds, i), "' holds personal data but its anonymisation is ", shown(state),
+			"Dataset '", label(ds, i), "' holds personal data but its anonymisation is ", shown(state),
 			", not pseudonymised or anonymised",
 		]),
 		"path": ["datasets", i, "anonymisation"],
@@ -217,7 +217,7 @@ personal_data_flag_consistent contains violation if {
 	count(declared) > 0
 	violation := {
 		"msg": concat("", [
-			"Dataset '", dataset_label(ds, i), "' declares personal_data false but lists personal fields (",
+			"Dataset '", label(ds, i), "' declares personal_data false but lists personal fields (",
 			concat(", ", [str(f) | some f in declared]), ")",
 		]),
 		"path": ["datasets", i, "personal_data"],
@@ -260,7 +260,7 @@ filled_string(value) if {
 }
 
 # The name of a dataset or environment, else its position.
-dataset_label(ds, i) := name if {
+label(ds, i) := name if {
 	name := ds.name
 	is_string(name)
 } else := sprintf("#%d", [i])
@@ -350,7 +350,7 @@ region_violations(ds, i, _) := {violation} if {
 	not filled_string(object.get(ds, "region", null))
 	violation := {
 		"msg": concat("", [
-			"Dataset '", dataset_label(ds, i),
+			"Dataset '", label(ds, i),
 			"' holds personal data but declares no region, so its residency cannot be checked",
 		]),
 		"path": ["datasets", i, "region"],
@@ -364,7 +364,7 @@ region_violations(ds, i, spec) := {violation |
 	not region_allowed(place.region, home, zone)
 	violation := {
 		"msg": concat("", [
-			"Dataset '", dataset_label(ds, i), "' holds personal data in ", home, " (", zone, ") but ",
+			"Dataset '", label(ds, i), "' holds personal data in ", home, " (", zone, ") but ",
 			place.what, " ", where_msg(place.region),
 		]),
 		"path": place.path,
@@ -378,7 +378,7 @@ compute_locations(spec) := environments | training if {
 		some j
 		env := spec.environments[j]
 		place := {
-			"what": concat("", ["environment '", dataset_label(env, j), "'"]),
+			"what": concat("", ["environment '", label(env, j), "'"]),
 			"region": object.get(env, "region", null),
 			"path": ["environments", j, "region"],
 		}
@@ -394,7 +394,7 @@ dpia_triggers(spec) := risk | attributes if {
 		level := spec.governance.risk
 		level in {"high", "unacceptable"}
 	}
-	attributes := {concat("", ["dataset '", dataset_label(ds, i), "' declares sensitive attributes"]) |
+	attributes := {concat("", ["dataset '", label(ds, i), "' declares sensitive attributes"]) |
 		some i
 		ds := spec.datasets[i]
 		count(list_of(ds, "sensitive_attributes")) > 0

@@ -163,9 +163,10 @@ test_region_allowed_list_from_settings if {
 		with data.mlci_settings as settings
 	paths(violations) == {["environments", 0, "region"]}
 
-	# Without the list, eu-west-2 counts as eu by its prefix.
+	# Without a list, eu-west-2 counts as eu by its prefix.
 	count(gdpr.personal_data_region_restricted) == 0 with input.datasets as [personal_ds]
 		with input.environments as envs
+		with data.mlci_settings as {}
 }
 
 test_region_listed_jurisdiction_without_prefix if {

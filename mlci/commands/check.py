@@ -17,16 +17,20 @@ class CheckOptions:
     policy_dirs: tuple[Path, ...] = ()
     data_files: tuple[Path, ...] = ()
     today: str = ""
+    opa_url: str | None = None
+    opa_upload: bool = True
 
 
-def make_engine(name: str) -> PolicyEngine:
-    return ENGINES[name]()
+def make_engine(options: CheckOptions) -> PolicyEngine:
+    if options.opa_url:
+        return ENGINES["opa"](options.opa_url, upload=options.opa_upload)
+    return ENGINES[options.engine]()
 
 
 def run_check(paths: tuple[str, ...], options: CheckOptions, engine: PolicyEngine | None = None) -> tuple[Outcome, PolicyPack]:
     outcome = load_and_validate(paths)
     pack = load_pack(options.policy_dirs, options.data_files)
     if outcome.specs:
-        engine = engine or make_engine(options.engine)
+        engine = engine or make_engine(options)
         outcome.findings.extend(evaluate_specs(engine, pack, outcome.specs, options.today))
     return outcome, pack

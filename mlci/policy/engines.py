@@ -68,10 +68,81 @@ class EmbeddedEngine:
         return value
 
 
+class OpaServerEngine:
+    """A real OPA server over its REST API, through opa-python-client.
+
+    By default mlci uploads its pack and data first (under the `mlci/` policy ids),
+    so the server decides with exactly the policies the embedded engine uses; with
+    `upload=False` it queries what the server already holds. An undefined
+    decision is an error, never a pass.
+    """
+
+    name = "opa"
+
+    def __init__(self, url: str, upload: bool = True, timeout: float = 10.0, retries: int = 2) -> None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise PolicyEngineError(self.name, f"--opa-url {url!r} is not an http(s) URL")
+        self.url = url
+        self.host = parts.hostname
+        self.ssl = parts.scheme == "https"
+        self.port = parts.port or (443 if self.ssl else 8181)
+        self.upload = upload
+        self.timeout = timeout
+        self.retries = retries
+
+    def evaluate(self, pack: PolicyPack, data: dict[str, Any], inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from opa_client import OpaClient
+
+        try:
+            client = OpaClient(host=self.host, port=self.port, ssl=self.ssl, timeout=self.timeout, retries=self.retries)
+        except Exception as exc:
+            raise PolicyEngineError(self.name, f"cannot create a client for {self.url}: {exc}") from None
+        try:
+            if self.upload:
+                for name, source in pack.modules.items():
+                    client.update_policy_from_string(source, _policy_id(name), rego_compat=False)
+                for key, value in data.items():
+                    client.update_or_create_data(value, key)
+            results = []
+            for document in inputs:
+                response = client.query_rule(document, "mlci")
+                if "result" not in response:
+                    raise PolicyEngineError(self.name, f"{DECISION} is undefined on {self.url}")
+                if not isinstance(response["result"], dict):
+                    raise PolicyEngineError(self.name, f"{DECISION} is not an object on {self.url}")
+                results.append(response["result"])
+            return results
+        except PolicyEngineError:
+            raise
+        except Exception as exc:
+            raise PolicyEngineError(self.name, f"{self.url}: {_describe(exc)}") from None
+        finally:
+            client.close_connection()
+
+
+def _policy_id(filename: str) -> str:
+    return "mlci/" + filename.replace("/", "_").removesuffix(".rego")
+
+
+def _describe(exc: Exception) -> str:
+    import requests
+
+    if isinstance(exc, requests.ConnectionError):
+        return "server unreachable (connection failed)"
+    if isinstance(exc, requests.Timeout):
+        return "server did not answer in time"
+    message = getattr(exc, "message", None) or str(exc)
+    return _first_lines(str(message))
+
+
 def _first_lines(text: str, n: int = 8) -> str:
     return "\n".join(text.strip().splitlines()[:n])
 
 
-ENGINES: dict[str, Callable[[], PolicyEngine]] = {
+ENGINES: dict[str, Callable[..., PolicyEngine]] = {
     "embedded": EmbeddedEngine,
+    "opa": OpaServerEngine,
 }

@@ -48,7 +48,8 @@ OVERLAY_FILES: tuple[tuple[str, Condition], ...] = (
 def _render_folder(folder: str, templates: str, files: tuple[tuple[str, Condition], ...],
                    context: dict[str, Any]) -> list[RenderedFile]:
     names = [name for name, condition in files if condition(context)]
-    rendered = [RenderedFile(f"{folder}/{name}", render_template(f"{templates}/{name}.j2", context)) for name in names]
+    rendered = [RenderedFile(f"{folder}/{name}", render_template(f"{templates}/{name}.j2", context))
+                for name in names]
     kustomization = render_template(f"{templates}/kustomization.yaml.j2", {**context, "resources": names})
     return [*rendered, RenderedFile(f"{folder}/kustomization.yaml", kustomization)]
 
@@ -61,8 +62,9 @@ class KubernetesRenderer:
     def render(self, context: dict[str, Any]) -> list[RenderedFile]:
         files = _render_folder("k8s/base", "kubernetes/base", BASE_FILES, context)
         for environment in context["environments"]:
-            files += _render_folder(f"k8s/overlays/{environment['name']}", "kubernetes/overlay", OVERLAY_FILES,
-                                    {**context, "env": environment})
+            env_context = {**context, "env": environment}
+            folder = f"k8s/overlays/{environment['name']}"
+            files += _render_folder(folder, "kubernetes/overlay", OVERLAY_FILES, env_context)
         return files
 
 
