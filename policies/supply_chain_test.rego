@@ -11,7 +11,7 @@ import rego.v1
 
 import data.mlci.supply_chain
 
-digest := "9b8a8e4a7f3cd9f7b2dc3e0dfb3f4c2b0c2e8b0f5c6d0e4f1a2b3c4d5e6f7a8b"
+digest := "9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7"
 
 pinned := concat("", ["python:3.11-slim@sha256:", digest])
 

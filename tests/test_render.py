@@ -130,7 +130,7 @@ def test_orphans_are_removed_but_edited_orphans_kept(cli, tmp_path: Path) -> Non
 def test_unknown_target_is_exit_2(cli) -> None:
     result = cli("render", str(EXAMPLES[0]), "--target", "bamboo", "--check")
     assert result.exit_code == 2
-    assert "unknown target 'bamboo'" in result.stderr
+    assert "--target 'bamboo': unknown target" in result.stderr
 
 
 def test_invalid_spec_renders_nothing(cli, tmp_path: Path) -> None:

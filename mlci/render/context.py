@@ -36,6 +36,8 @@ def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[s
     mlci_version = ci.get("mlci_version", __version__)
     project_dir = Path(os.path.relpath(spec.directory.resolve(), out_dir.resolve())).as_posix()
     spec_file = spec.path.name
+    python_version = ci.get("python_version", DEFAULT_PYTHON)
+    training_image = training.get("image", f"python:{python_version}-slim")
 
     # Pipeline jobs run mlci from the project folder, so the check re-renders from there.
     render_args = [spec_file]
@@ -65,12 +67,12 @@ def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[s
         "image": {
             "repository": f"{ci.get('image_registry', 'registry.example.com/' + project.get('team', 'ml'))}/{project['name']}",
         },
-        "python_version": ci.get("python_version", DEFAULT_PYTHON),
+        "python_version": python_version,
         "runner_labels": ci.get("runner_labels", []),
         "ci_env": dict(sorted(ci.get("env", {}).items())),
         "datasets": data["datasets"],
         "training": {
-            "image": training.get("image", f"python:{ci.get('python_version', DEFAULT_PYTHON)}-slim"),
+            "image": training_image,
             "requirements": training.get("requirements", DEFAULT_REQUIREMENTS),
             "schedule": training.get("schedule"),
             "retrain_on_drift": training.get("retrain_on_drift", False),
@@ -87,7 +89,7 @@ def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[s
         },
         "blessing_file": BLESSING_FILE,
         "model": data["model"],
-        "serving": _serving(serving, training),
+        "serving": _serving(serving, training_image),
         "environments": [_environment(env) for env in data.get("environments", [])],
         "monitoring": data.get("monitoring"),
         "governance": data.get("governance", {}),
@@ -98,11 +100,11 @@ def _resources(raw: dict[str, Any], cpu: str, memory: str) -> dict[str, Any]:
     return {"cpu": str(raw.get("cpu", cpu)), "memory": str(raw.get("memory", memory)), "gpu": int(raw.get("gpu", 0))}
 
 
-def _serving(serving: dict[str, Any] | None, training: dict[str, Any]) -> dict[str, Any] | None:
+def _serving(serving: dict[str, Any] | None, training_image: str) -> dict[str, Any] | None:
     if serving is None:
         return None
     return {
-        "image": serving.get("image", training.get("image")),
+        "image": serving.get("image", training_image),
         "command": as_argv(serving["command"]),
         "port": serving.get("port", 8080),
         "health_path": serving.get("health_path", "/healthz"),
