@@ -35,14 +35,22 @@ class OutputSpec(click.ParamType):
 
 def _outputs_option(default: str = "text") -> Any:
     return click.option(
-        "-o", "--output", "outputs", type=OutputSpec(), multiple=True, default=[(default, None)],
+        "-o",
+        "--output",
+        "outputs",
+        type=OutputSpec(),
+        multiple=True,
+        default=[(default, None)],
         help="Report format, repeatable: text, json, ...; FORMAT=PATH writes to a file.",
     )
 
 
 def _fail_on_option() -> Any:
     return click.option(
-        "--fail-on", type=click.Choice([s.label for s in Severity]), default="low", show_default=True,
+        "--fail-on",
+        type=click.Choice([s.label for s in Severity]),
+        default="low",
+        show_default=True,
         help="Lowest severity that makes the command fail.",
     )
 
@@ -57,8 +65,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-def _emit(findings: list[Any], outputs: list[tuple[str, str | None]], command: str, fail_on: Severity,
-          rules: dict[str, dict[str, object]] | None = None) -> None:
+def _emit(
+    findings: list[Any],
+    outputs: list[tuple[str, str | None]],
+    command: str,
+    fail_on: Severity,
+    rules: dict[str, dict[str, object]] | None = None,
+) -> None:
     from mlci.reporters import REPORTERS, ReportContext
 
     context = ReportContext(command=command, fail_on=fail_on, tool_version=__version__, rules=rules or {})
@@ -88,40 +101,91 @@ def validate(paths: tuple[str, ...], outputs: list[tuple[str, str | None]]) -> N
 @PATHS
 @_outputs_option()
 @_fail_on_option()
-@click.option("--engine", type=click.Choice(["embedded"]), default="embedded", show_default=True,
-              help="Policy engine when no --opa-url is given.")
+@click.option(
+    "--engine",
+    type=click.Choice(["embedded"]),
+    default="embedded",
+    show_default=True,
+    help="Policy engine when no --opa-url is given.",
+)
 @click.option("--opa-url", default=None, help="Decide on this OPA server (e.g. http://127.0.0.1:8181) instead.")
-@click.option("--opa-upload/--opa-server-policies", default=True, show_default=True,
-              help="Upload mlci's pack to the server first, or use the policies the server already holds.")
-@click.option("--policies", "policy_dirs", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Folder of your own Rego policies, added to the built-in pack (repeatable).")
-@click.option("--data", "data_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="JSON policy data (settings such as min_production_approvers), repeatable.")
-@click.option("--now", default=None, help="The date policies and waivers see as today (YYYY-MM-DD); default: today, UTC.")
-def check(paths: tuple[str, ...], outputs: list[tuple[str, str | None]], fail_on: str, engine: str,
-          policy_dirs: tuple[Path, ...], data_files: tuple[Path, ...], now: str | None, opa_url: str | None,
-          opa_upload: bool) -> None:
+@click.option(
+    "--opa-upload/--opa-server-policies",
+    default=True,
+    show_default=True,
+    help="Upload mlci's pack to the server first, or use the policies the server already holds.",
+)
+@click.option(
+    "--policies",
+    "policy_dirs",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of your own Rego policies, added to the built-in pack (repeatable).",
+)
+@click.option(
+    "--data",
+    "data_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON policy data (settings such as min_production_approvers), repeatable.",
+)
+@click.option(
+    "--now", default=None, help="The date policies and waivers see as today (YYYY-MM-DD); default: today, UTC."
+)
+def check(
+    paths: tuple[str, ...],
+    outputs: list[tuple[str, str | None]],
+    fail_on: str,
+    engine: str,
+    policy_dirs: tuple[Path, ...],
+    data_files: tuple[Path, ...],
+    now: str | None,
+    opa_url: str | None,
+    opa_upload: bool,
+) -> None:
     """Validate specs and check them against the governance policies."""
     from mlci.commands.check import CheckOptions, run_check
     from mlci.commands.common import parse_today
 
-    options = CheckOptions(engine=engine, policy_dirs=policy_dirs, data_files=data_files, today=parse_today(now),
-                           opa_url=opa_url, opa_upload=opa_upload)
+    options = CheckOptions(
+        engine=engine,
+        policy_dirs=policy_dirs,
+        data_files=data_files,
+        today=parse_today(now),
+        opa_url=opa_url,
+        opa_upload=opa_upload,
+    )
     outcome, pack = run_check(paths, options)
     threshold = Severity.parse(fail_on)
-    rules = {m.id: {"title": m.title, "description": m.description, "severity": m.severity.label,
-                    "controls": list(m.controls), "remediation": m.remediation, "help_uri": m.help_uri}
-             for m in pack.rules.values()}
+    rules = {
+        m.id: {
+            "title": m.title,
+            "description": m.description,
+            "severity": m.severity.label,
+            "controls": list(m.controls),
+            "remediation": m.remediation,
+            "help_uri": m.help_uri,
+        }
+        for m in pack.rules.values()
+    }
     _emit(outcome.sorted(), outputs, "check", threshold, rules)
     sys.exit(outcome.exit_code(threshold))
 
 
 @cli.command()
 @PATHS
-@click.option("--target", "targets", multiple=True, help="Render only these targets (repeatable); default: all the spec asks for.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output folder; default: the folder of each mlproject.yaml.")
-@click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 4 if files are out of date or edited by hand.")
+@click.option(
+    "--target", "targets", multiple=True, help="Render only these targets (repeatable); default: all the spec asks for."
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder; default: the folder of each mlproject.yaml.",
+)
+@click.option(
+    "--check", "check_only", is_flag=True, help="Write nothing; exit 4 if files are out of date or edited by hand."
+)
 @click.option("--force", is_flag=True, help="Overwrite files that mlci did not generate or that were edited by hand.")
 def render(paths: tuple[str, ...], targets: tuple[str, ...], out: Path | None, check_only: bool, force: bool) -> None:
     """Render pipelines, Dockerfile and Kubernetes manifests from specs."""
@@ -168,15 +232,33 @@ def _single_spec(path: str) -> Any:
 
 @cli.command()
 @click.argument("path", default=".", type=click.Path(path_type=str))
-@click.option("--metrics", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Metrics JSON; default: evaluation.metrics_file of the spec.")
-@click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Metrics of the production model, for the allowed-change gates.")
-@click.option("--blessing", "blessing_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to write the blessing when every gate passes; default artifacts/blessing.json.")
+@click.option(
+    "--metrics",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Metrics JSON; default: evaluation.metrics_file of the spec.",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Metrics of the production model, for the allowed-change gates.",
+)
+@click.option(
+    "--blessing",
+    "blessing_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the blessing when every gate passes; default artifacts/blessing.json.",
+)
 @_outputs_option("text")
-def gate(path: str, metrics: Path | None, baseline: Path | None, blessing_path: Path | None,
-         outputs: list[tuple[str, str | None]]) -> None:
+def gate(
+    path: str,
+    metrics: Path | None,
+    baseline: Path | None,
+    blessing_path: Path | None,
+    outputs: list[tuple[str, str | None]],
+) -> None:
     """Compare evaluation metrics with the spec's gates; bless the model if all pass."""
     from mlci.commands.gate import run_gate
     from mlci.runtime.gate import format_table
@@ -194,10 +276,19 @@ def gate(path: str, metrics: Path | None, baseline: Path | None, blessing_path: 
 
 @cli.command()
 @click.argument("path", default=".", type=click.Path(path_type=str))
-@click.option("--stage", "stages", multiple=True, type=click.Choice(["train", "evaluate", "gate"]),
-              help="Run only these stages (repeatable); default: train, evaluate, gate.")
-@click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Metrics of the production model, for the gate stage.")
+@click.option(
+    "--stage",
+    "stages",
+    multiple=True,
+    type=click.Choice(["train", "evaluate", "gate"]),
+    help="Run only these stages (repeatable); default: train, evaluate, gate.",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Metrics of the production model, for the gate stage.",
+)
 def run(path: str, stages: tuple[str, ...], baseline: Path | None) -> None:
     """Run the pipeline's stages locally, in order, stopping at the first failure."""
     from mlci.commands.gate import run_gate
@@ -226,9 +317,16 @@ def policy() -> None:
 
 
 @policy.command("test")
-@click.option("--policies", "policy_dirs", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Also load and test these folders of Rego policies.")
-@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write a JUnit XML report.")
+@click.option(
+    "--policies",
+    "policy_dirs",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Also load and test these folders of Rego policies.",
+)
+@click.option(
+    "--junit", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write a JUnit XML report."
+)
 @click.option("--now", default=None, help="The date the tests see as today (YYYY-MM-DD).")
 @click.option("-v", "--verbose", is_flag=True, help="List every test, not only failures.")
 def policy_test(policy_dirs: tuple[Path, ...], junit: Path | None, now: str | None, verbose: bool) -> None:

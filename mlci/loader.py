@@ -74,7 +74,9 @@ def parse_spec_text(text: str, path: Path, shown: str) -> Spec:
     _check_events(text, shown)
     tree = _compose(text, shown)
     if tree is None:
-        raise InputError(Location(shown), "the document is empty; expected a mapping starting with 'apiVersion: mlci/v1'")
+        raise InputError(
+            Location(shown), "the document is empty; expected a mapping starting with 'apiVersion: mlci/v1'"
+        )
     if not isinstance(tree, dict):
         kind = "a list" if isinstance(tree, list) else f"a single value ({type(tree).__name__})"
         line, col = _node_start(tree) if hasattr(tree, "lc") else (_first_content_line(text), 1)
@@ -134,7 +136,11 @@ def _yaml_error(shown: str, exc: Exception) -> InputError:
             problem = f"duplicate key {key!r}; each key may appear once in a mapping" if key else problem
         elif exc.context and exc.problem:
             started = exc.context_mark
-            where = f" started at line {started.line + 1}, column {started.column + 1}" if started and mark and started.line != mark.line else ""
+            where = (
+                f" started at line {started.line + 1}, column {started.column + 1}"
+                if started and mark and started.line != mark.line
+                else ""
+            )
             problem = f"{exc.problem} ({exc.context}{where})"
         return InputError(_mark_location(shown, mark), f"invalid YAML: {problem}")
     return InputError(Location(shown), f"invalid YAML: {exc}")

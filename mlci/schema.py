@@ -116,8 +116,15 @@ def _did_you_mean(word: str, options: list[str]) -> str:
 
 def _type_phrase(expected: Any) -> str:
     names = expected if isinstance(expected, list) else [expected]
-    articles = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
-                "number": "a number", "boolean": "true or false", "null": "empty"}
+    articles = {
+        "object": "a mapping",
+        "array": "a list",
+        "string": "a string",
+        "integer": "an integer",
+        "number": "a number",
+        "boolean": "true or false",
+        "null": "empty",
+    }
     return " or ".join(articles.get(n, n) for n in names)
 
 

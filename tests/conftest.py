@@ -28,7 +28,6 @@ class Result:
 
 def run_cli(*args: str) -> Result:
     """Run mlci in-process exactly as the console script does (main() is the error boundary)."""
-    from mlci.cli import main
 
     runner = CliRunner()
     result = runner.invoke(_MainCommand(), list(args), catch_exceptions=False)

@@ -38,8 +38,9 @@ class Verdict:
     output: str
 
 
-def _run(judge: str, cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None,
-         timeout: int = 900) -> Verdict:
+def _run(
+    judge: str, cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None, timeout: int = 900
+) -> Verdict:
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout, check=False)
     return Verdict(judge, proc.returncode == 0, (proc.stdout + proc.stderr).strip())
 
@@ -79,7 +80,11 @@ def check_jsonschema(schema: str, files: list[Path]) -> Verdict:
 # kind -> [(judge, the tool it needs, how to run it)]
 JUDGES: dict[str, list[tuple[str, str, Callable[[list[Path]], Verdict]]]] = {
     "github": [
-        ("actionlint", "actionlint", lambda fs: _run("actionlint", [str(tool("actionlint")), "-no-color", *map(str, fs)])),
+        (
+            "actionlint",
+            "actionlint",
+            lambda fs: _run("actionlint", [str(tool("actionlint")), "-no-color", *map(str, fs)]),
+        ),
         ("schema:github-workflows", "check-jsonschema", lambda fs: check_jsonschema("vendor.github-workflows", fs)),
         ("checkov/github_actions", "checkov", lambda fs: checkov("github_actions", fs)),
     ],
@@ -88,35 +93,62 @@ JUDGES: dict[str, list[tuple[str, str, Callable[[list[Path]], Verdict]]]] = {
         ("checkov/gitlab_ci", "checkov", lambda fs: checkov("gitlab_ci", fs)),
     ],
     "jenkins": [
-        ("npm-groovy-lint", "npm-groovy-lint", lambda fs: _run("npm-groovy-lint", [str(tool("npm-groovy-lint")), "--failon", "warning",
-                                                                "--output", "txt", *map(str, fs)])),
+        (
+            "npm-groovy-lint",
+            "npm-groovy-lint",
+            lambda fs: _run(
+                "npm-groovy-lint",
+                [str(tool("npm-groovy-lint")), "--failon", "warning", "--output", "txt", *map(str, fs)],
+            ),
+        ),
     ],
     "docker": [
-        ("hadolint", "hadolint", lambda fs: _run("hadolint", [str(tool("hadolint")), "--no-color", "--failure-threshold", "warning",
-                                                  *map(str, fs)])),
+        (
+            "hadolint",
+            "hadolint",
+            lambda fs: _run(
+                "hadolint", [str(tool("hadolint")), "--no-color", "--failure-threshold", "warning", *map(str, fs)]
+            ),
+        ),
         ("checkov/dockerfile", "checkov", lambda fs: checkov("dockerfile", fs)),
     ],
     "k8s": [
-        ("kubernetes-validate", "kubernetes-validate", lambda fs: _run("kubernetes-validate", [str(tool("kubernetes-validate")), "--strict",
-                                                                        "--no-warn", *map(str, fs)])),
+        (
+            "kubernetes-validate",
+            "kubernetes-validate",
+            lambda fs: _run(
+                "kubernetes-validate", [str(tool("kubernetes-validate")), "--strict", "--no-warn", *map(str, fs)]
+            ),
+        ),
         ("checkov/kubernetes", "checkov", lambda fs: checkov("kubernetes", fs)),
     ],
 }
 
 
-def gitlab_ci_local(project: Path, variables: dict[str, str], jobs: list[str] | None = None,
-                    merge_request: bool = True, path: str | None = None) -> Verdict:
+def gitlab_ci_local(
+    project: Path,
+    variables: dict[str, str],
+    jobs: list[str] | None = None,
+    merge_request: bool = True,
+    path: str | None = None,
+) -> Verdict:
     """Run the pipeline for real with gitlab-ci-local's shell executor, from a git copy of `project`."""
     git = ["git", "-c", "user.email=ci@example.invalid", "-c", "user.name=ci"]
     if not (project / ".git").exists():
         subprocess.run([*git, "init", "-q", "-b", "main"], cwd=project, check=True)
         subprocess.run([*git, "add", "-A"], cwd=project, check=True)
         subprocess.run([*git, "commit", "-qm", "rendered"], cwd=project, check=True)
-        subprocess.run([*git, "remote", "add", "origin", "https://gitlab.example.invalid/group/project.git"],
-                       cwd=project, check=True)
+        subprocess.run(
+            [*git, "remote", "add", "origin", "https://gitlab.example.invalid/group/project.git"],
+            cwd=project,
+            check=True,
+        )
     cmd = [str(tool("gitlab-ci-local")), "--shell-executor-no-image"]
-    source = {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": "1"} if merge_request else {
-        "CI_PIPELINE_SOURCE": "push"}
+    source = (
+        {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": "1"}
+        if merge_request
+        else {"CI_PIPELINE_SOURCE": "push"}
+    )
     for key, value in {**source, **variables}.items():
         cmd += ["--variable", f"{key}={value}"]
     if jobs:

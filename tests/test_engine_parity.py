@@ -29,8 +29,11 @@ def _free_port() -> int:
 def opa_url() -> Iterator[str]:
     opa = require_tool(judges.tool("opa"), "opa")
     port = _free_port()
-    proc = subprocess.Popen([opa, "run", "--server", "--addr", f"127.0.0.1:{port}", "--log-level", "error"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [opa, "run", "--server", "--addr", f"127.0.0.1:{port}", "--log-level", "error"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -67,7 +70,9 @@ def test_opa_test_agrees_with_mlci_policy_test(cli) -> None:
     opa_passed = {f"{r['package']}.{r['name']}" for r in json.loads(proc.stdout) if not r.get("fail")}
     result = cli("policy", "test", "-v")
     assert result.exit_code == 0
-    ours = {line.split("data.", 1)[1].split(" ", 1)[0] for line in result.stdout.splitlines() if line.startswith("PASS")}
+    ours = {
+        line.split("data.", 1)[1].split(" ", 1)[0] for line in result.stdout.splitlines() if line.startswith("PASS")
+    }
     assert ours == {name.removeprefix("data.") for name in opa_passed}
 
 

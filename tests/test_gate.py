@@ -36,8 +36,10 @@ def test_allowed_change_against_production() -> None:
 
 
 def test_missing_metric_fails_unless_optional() -> None:
-    results = evaluate_gates([{"metric": "f1", "threshold": 0.5}, {"metric": "auc", "threshold": 0.5, "required": False}],
-                             {"accuracy": 1.0, "groups": {"a": 1}})
+    results = evaluate_gates(
+        [{"metric": "f1", "threshold": 0.5}, {"metric": "auc", "threshold": 0.5, "required": False}],
+        {"accuracy": 1.0, "groups": {"a": 1}},
+    )
     assert [r.passed for r in results] == [False, True]
 
 

@@ -12,8 +12,11 @@ from tests.conftest import ROOT
 
 
 def test_wheel_contains_the_data_files(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(ROOT), "-w", str(tmp_path)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(ROOT), "-w", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
     names = set(zipfile.ZipFile(next(tmp_path.glob("mlci-*.whl"))).namelist())
     assert "mlci/_data/schemas/mlproject.schema.json" in names
     for folder in ("policies", "templates"):
@@ -35,7 +38,8 @@ def test_check_and_render_do_not_import_scikit_learn(tmp_path: Path) -> None:
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'numpy', 'scipy'))\n"
         "print('HEAVY', heavy)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", probe, str(example), str(tmp_path / "out")],
-                          capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, str(example), str(tmp_path / "out")], capture_output=True, text=True, cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY []" in proc.stdout

@@ -66,14 +66,15 @@ def test_policy_unit_tests_pass_on_the_embedded_engine(cli, tmp_path: Path) -> N
 
 def test_a_failing_rego_test_fails(cli, tmp_path: Path) -> None:
     (tmp_path / "broken_test.rego").write_text(
-        "package mlci.org_test\nimport rego.v1\ntest_always_fails if { 1 == 2 }\n")
+        "package mlci.org_test\nimport rego.v1\ntest_always_fails if { 1 == 2 }\n"
+    )
     result = cli("policy", "test", "--policies", str(tmp_path))
     assert result.exit_code == 1
     assert "FAIL: data.mlci.org_test.test_always_fails" in result.stdout
 
 
 def test_organisation_policies_are_added(cli, tmp_path: Path) -> None:
-    (tmp_path / "org.rego").write_text('''package mlci.org
+    (tmp_path / "org.rego").write_text("""package mlci.org
 import rego.v1
 
 # METADATA
@@ -86,7 +87,7 @@ import rego.v1
 team_required contains {"msg": "project.team is required here", "path": ["project"]} if {
   not input.project.team
 }
-''')
+""")
     spec = tmp_path / "p" / "mlproject.yaml"
     spec.parent.mkdir()
     iris = ROOT / "examples" / "iris-classifier" / "mlproject.yaml"

@@ -21,8 +21,11 @@ def _copy(example: Path, tmp_path: Path) -> Path:
 
 
 def _generated(folder: Path, before: set[Path]) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): p.read_text() for p in sorted(folder.rglob("*"))
-            if p.is_file() and p not in before}
+    return {
+        p.relative_to(folder).as_posix(): p.read_text()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p not in before
+    }
 
 
 @pytest.mark.parametrize("target", list(RENDERERS))
@@ -38,7 +41,9 @@ def test_golden(cli, example: Path, target: str, tmp_path: Path, request: pytest
         for rel, text in produced.items():
             (golden_dir / rel).parent.mkdir(parents=True, exist_ok=True)
             (golden_dir / rel).write_text(text)
-    expected = {p.relative_to(golden_dir).as_posix(): p.read_text() for p in sorted(golden_dir.rglob("*")) if p.is_file()}
+    expected = {
+        p.relative_to(golden_dir).as_posix(): p.read_text() for p in sorted(golden_dir.rglob("*")) if p.is_file()
+    }
     assert expected, f"no golden files for {example.name}/{target}: run pytest --update-golden and review the diff"
     assert produced.keys() == expected.keys()
     for rel, text in produced.items():

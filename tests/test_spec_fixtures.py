@@ -44,6 +44,15 @@ def test_invalid_fixture_points_at_its_line(cli, path: Path, monkeypatch: pytest
 
 def test_every_kind_of_broken_input_has_a_fixture() -> None:
     names = {p.stem for p in INVALID}
-    for kind in ("syntax", "duplicate_key", "empty", "top_level_list", "invalid_utf8", "alias_bomb", "deep_nesting",
-                 "unknown", "missing_required"):
+    for kind in (
+        "syntax",
+        "duplicate_key",
+        "empty",
+        "top_level_list",
+        "invalid_utf8",
+        "alias_bomb",
+        "deep_nesting",
+        "unknown",
+        "missing_required",
+    ):
         assert any(kind in name for name in names), kind

@@ -249,6 +249,7 @@ schema = {
                 "providers": arr("Which CI systems to render for. Default: all.", {"enum": ["github", "gitlab", "jenkins"]}, uniqueItems=True, minItems=1),
                 "runner_labels": arr("Runner labels or tags for CI jobs.", {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"}, uniqueItems=True),
                 "python_version": s("Python version for CI jobs. Default 3.11.", pattern=r"^3\.[0-9]{1,2}$", default="3.11"),
+                "image": ref("image", "Container image for the CI jobs that run mlci (GitLab `image:`); default: none, the runner's own Python (select runners with runner_labels)."),
                 "image_registry": s("Where CI pushes the project's images, e.g. ghcr.io/acme or registry.example.com/ml. Default registry.example.com/<team>.", pattern=r"^[a-z0-9][a-z0-9.-]*(:[0-9]{1,5})?(/[a-z0-9][a-z0-9._-]*)*$", maxLength=200),
                 "mlci_version": s("The mlci version CI installs. Default: the version that rendered the files.", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+([a-z0-9.+-]*)$"),
                 "env": {"type": "object", "description": "Extra environment variables for every CI job.", "propertyNames": {"pattern": ENV_NAME}, "additionalProperties": {"type": ["string", "number", "boolean"]}, "maxProperties": 50},

@@ -27,7 +27,9 @@ def make_engine(options: CheckOptions) -> PolicyEngine:
     return ENGINES[options.engine]()
 
 
-def run_check(paths: tuple[str, ...], options: CheckOptions, engine: PolicyEngine | None = None) -> tuple[Outcome, PolicyPack]:
+def run_check(
+    paths: tuple[str, ...], options: CheckOptions, engine: PolicyEngine | None = None
+) -> tuple[Outcome, PolicyPack]:
     outcome = load_and_validate(paths)
     pack = load_pack(options.policy_dirs, options.data_files)
     if outcome.specs:

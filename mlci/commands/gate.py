@@ -24,8 +24,9 @@ class GateOutcome:
         return all(r.passed for r in self.results)
 
 
-def run_gate(spec: Spec, metrics: Path | None = None, baseline: Path | None = None,
-             blessing_path: Path | None = None) -> GateOutcome:
+def run_gate(
+    spec: Spec, metrics: Path | None = None, baseline: Path | None = None, blessing_path: Path | None = None
+) -> GateOutcome:
     evaluation = spec.data["evaluation"]
     metrics_path = metrics or spec.directory / evaluation.get("metrics_file", DEFAULT_METRICS_FILE)
     values = read_metrics(metrics_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -65,10 +66,8 @@ def _to_finding(spec: Spec, package: str, rule: str, meta: RuleMeta | None, viol
         rule_id = f"{package}.{rule}"
         severity = _CONVENTIONAL_RULES[rule]
         if "severity" in violation:
-            try:
+            with contextlib.suppress(ValueError):
                 severity = Severity.parse(str(violation["severity"]))
-            except ValueError:
-                pass
         return Finding(
             rule_id=str(violation.get("id", rule_id)),
             severity=severity,

@@ -65,7 +65,9 @@ def run_policy_tests(pack: PolicyPack, today: str) -> list[TestResult]:
         for name in names:
             value = document.get(name) if isinstance(document, dict) else None
             passed = value is True
-            detail = error or ("" if passed else f"evaluated to {json.dumps(value) if value is not None else 'undefined'}")
+            detail = error or (
+                "" if passed else f"evaluated to {json.dumps(value) if value is not None else 'undefined'}"
+            )
             results.append(TestResult(package, name, passed, each, detail))
     return results
 
@@ -75,8 +77,10 @@ def junit_xml(results: list[TestResult]) -> str:
 
     failures = sum(not r.passed for r in results)
     total = sum(r.seconds for r in results)
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
-             f'<testsuite name="mlci policy test" tests="{len(results)}" failures="{failures}" time="{total:.3f}">']
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<testsuite name="mlci policy test" tests="{len(results)}" failures="{failures}" time="{total:.3f}">',
+    ]
     for r in results:
         lines.append(f'  <testcase classname={quoteattr(r.package)} name={quoteattr(r.name)} time="{r.seconds:.3f}">')
         if not r.passed:

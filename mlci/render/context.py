@@ -38,6 +38,7 @@ def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[s
     spec_file = spec.path.name
     python_version = ci.get("python_version", DEFAULT_PYTHON)
     training_image = training.get("image", f"python:{python_version}-slim")
+    registry = ci.get("image_registry", f"registry.example.com/{project.get('team', 'ml')}")
 
     # Pipeline jobs run mlci from the project folder, so the check re-renders from there.
     render_args = [spec_file]
@@ -65,9 +66,10 @@ def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[s
             "authors": project.get("authors", []),
         },
         "image": {
-            "repository": f"{ci.get('image_registry', 'registry.example.com/' + project.get('team', 'ml'))}/{project['name']}",
+            "repository": f"{registry}/{project['name']}",
         },
         "python_version": python_version,
+        "ci_image": ci.get("image"),
         "runner_labels": ci.get("runner_labels", []),
         "ci_env": dict(sorted(ci.get("env", {}).items())),
         "datasets": data["datasets"],

@@ -40,16 +40,14 @@ BASE_FILES: tuple[tuple[str, Condition], ...] = (
     # Job in the applied set would break the next deploy (or retrain on every deploy).
     ("cronjob.yaml", _scheduled),
 )
-OVERLAY_FILES: tuple[tuple[str, Condition], ...] = (
-    ("horizontalpodautoscaler.yaml", _autoscaled),
-)
+OVERLAY_FILES: tuple[tuple[str, Condition], ...] = (("horizontalpodautoscaler.yaml", _autoscaled),)
 
 
-def _render_folder(folder: str, templates: str, files: tuple[tuple[str, Condition], ...],
-                   context: dict[str, Any]) -> list[RenderedFile]:
+def _render_folder(
+    folder: str, templates: str, files: tuple[tuple[str, Condition], ...], context: dict[str, Any]
+) -> list[RenderedFile]:
     names = [name for name, condition in files if condition(context)]
-    rendered = [RenderedFile(f"{folder}/{name}", render_template(f"{templates}/{name}.j2", context))
-                for name in names]
+    rendered = [RenderedFile(f"{folder}/{name}", render_template(f"{templates}/{name}.j2", context)) for name in names]
     kustomization = render_template(f"{templates}/kustomization.yaml.j2", {**context, "resources": names})
     return [*rendered, RenderedFile(f"{folder}/kustomization.yaml", kustomization)]
 

@@ -23,7 +23,7 @@ class Reporter(Protocol):
 
 
 def _registry() -> dict[str, Callable[[list[Finding], ReportContext], str]]:
-    from mlci.reporters import text, json_report
+    from mlci.reporters import json_report, text
 
     return {
         "text": text.render,

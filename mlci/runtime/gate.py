@@ -30,8 +30,14 @@ class GateResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "metric": self.metric, "direction": self.direction, "value": self.value, "threshold": self.threshold,
-            "baseline": self.baseline, "passed": self.passed, "margin": self.margin, "reason": self.reason,
+            "metric": self.metric,
+            "direction": self.direction,
+            "value": self.value,
+            "threshold": self.threshold,
+            "baseline": self.baseline,
+            "passed": self.passed,
+            "margin": self.margin,
+            "reason": self.reason,
         }
 
 
@@ -58,8 +64,9 @@ def _number(metrics: dict[str, Any], name: str) -> float | None:
     return float(value)
 
 
-def evaluate_gates(gates: list[dict[str, Any]], metrics: dict[str, Any],
-                   baseline: dict[str, Any] | None = None) -> list[GateResult]:
+def evaluate_gates(
+    gates: list[dict[str, Any]], metrics: dict[str, Any], baseline: dict[str, Any] | None = None
+) -> list[GateResult]:
     results = []
     for index, gate in enumerate(gates):
         metric = gate["metric"]
@@ -75,8 +82,11 @@ def evaluate_gates(gates: list[dict[str, Any]], metrics: dict[str, Any],
         margin = round(sign * (value - threshold), 6)
         passed = margin >= 0
         comparison = ">=" if direction == "higher" else "<="
-        reason = f"{metric} = {value:g} {comparison} {threshold:g}" if passed else (
-            f"{metric} = {value:g} misses the threshold {threshold:g} by {abs(margin):g}")
+        reason = (
+            f"{metric} = {value:g} {comparison} {threshold:g}"
+            if passed
+            else (f"{metric} = {value:g} misses the threshold {threshold:g} by {abs(margin):g}")
+        )
         base_value = _number(baseline or {}, metric)
         if passed and base_value is not None:
             allowed = []
@@ -91,8 +101,10 @@ def evaluate_gates(gates: list[dict[str, Any]], metrics: dict[str, Any],
                     passed = False
                     margin = regression_margin
                     change = round(sign * (value - base_value), 6)
-                    reason = (f"{metric} = {value:g} is {abs(change):g} worse than production ({base_value:g}); "
-                              f"allowed {min(allowed):g}, over by {abs(regression_margin):g}")
+                    reason = (
+                        f"{metric} = {value:g} is {abs(change):g} worse than production ({base_value:g}); "
+                        f"allowed {min(allowed):g}, over by {abs(regression_margin):g}"
+                    )
         results.append(GateResult(index, metric, direction, value, threshold, passed, margin, reason, base_value))
     return results
 
@@ -103,33 +115,39 @@ def gate_findings(spec: Spec, results: list[GateResult]) -> list[Finding]:
         if result.passed:
             continue
         location = spec.location(("evaluation", "gates", result.index))
-        findings.append(Finding(
-            rule_id=f"gate/{result.metric}",
-            severity=Severity.HIGH,
-            message=result.reason,
-            file=location.file,
-            line=location.line,
-            column=location.column,
-            path=("evaluation", "gates", result.index),
-            remediation="Improve the model, or change the gate in the spec through review.",
-            source="gate",
-        ))
+        findings.append(
+            Finding(
+                rule_id=f"gate/{result.metric}",
+                severity=Severity.HIGH,
+                message=result.reason,
+                file=location.file,
+                line=location.line,
+                column=location.column,
+                path=("evaluation", "gates", result.index),
+                remediation="Improve the model, or change the gate in the spec through review.",
+                source="gate",
+            )
+        )
     return findings
 
 
 def format_table(results: list[GateResult]) -> str:
     rows = [("metric", "value", "threshold", "production", "margin", "result")]
     for r in results:
-        rows.append((
-            r.metric,
-            "missing" if r.value is None else f"{r.value:.6g}",
-            ("≥ " if r.direction == "higher" else "≤ ") + f"{r.threshold:g}",
-            "-" if r.baseline is None else f"{r.baseline:.6g}",
-            "-" if r.margin is None else f"{r.margin:+.4g}",
-            "pass" if r.passed else "FAIL",
-        ))
+        rows.append(
+            (
+                r.metric,
+                "missing" if r.value is None else f"{r.value:.6g}",
+                ("≥ " if r.direction == "higher" else "≤ ") + f"{r.threshold:g}",
+                "-" if r.baseline is None else f"{r.baseline:.6g}",
+                "-" if r.margin is None else f"{r.margin:+.4g}",
+                "pass" if r.passed else "FAIL",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows) + "\n"
+    return (
+        "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows) + "\n"
+    )
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -140,8 +158,9 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def blessing(spec: Spec, metrics: dict[str, Any], results: list[GateResult], commit: str | None,
-             model_path: Path | None) -> dict[str, Any]:
+def blessing(
+    spec: Spec, metrics: dict[str, Any], results: list[GateResult], commit: str | None, model_path: Path | None
+) -> dict[str, Any]:
     return {
         "blessed": all(r.passed for r in results),
         "mlci_version": __version__,

@@ -60,8 +60,9 @@ def stage_command(spec: Spec, stage: str) -> list[str]:
     return as_argv(spec.data[section]["command"])
 
 
-def run_stages(spec: Spec, stages: tuple[str, ...], run_gate: Callable[[Spec], int],
-               announce: Callable[[str], None]) -> list[StageResult]:
+def run_stages(
+    spec: Spec, stages: tuple[str, ...], run_gate: Callable[[Spec], int], announce: Callable[[str], None]
+) -> list[StageResult]:
     results: list[StageResult] = []
     for stage in stages:
         started = time.perf_counter()
