@@ -155,8 +155,8 @@ staging_before_production contains violation if {
 #     - SOC 2 CC8.1
 #   remediation: Add at least one gate (metric, threshold, direction) under evaluation.gates.
 evaluation_gate_before_deployment contains violation if {
-	count(object.get(input, "environments", [])) > 0
-	count(object.get(input, ["evaluation", "gates"], [])) == 0
+	size(object.get(input, "environments", [])) > 0
+	size(object.get(input, ["evaluation", "gates"], [])) == 0
 	violation := {
 		"msg": concat("", [
 			"The project deploys to ", concat(", ", [env_label(env, j) | some j; env := input.environments[j]]),
@@ -185,10 +185,16 @@ str(value) := value if is_string(value)
 
 str(value) := sprintf("%v", [value]) if not is_string(value)
 
+# The number of items of an array; anything else counts as empty.
+size(value) := count(value) if is_array(value)
+
+size(value) := 0 if not is_array(value)
+
 production(env) if env.tier == "production"
 
 production(env) if {
 	not env.tier
+	is_string(env.name)
 	lower(env.name) in {"production", "prod"}
 }
 
@@ -196,6 +202,7 @@ staging(env) if env.tier == "staging"
 
 staging(env) if {
 	not env.tier
+	is_string(env.name)
 	lower(env.name) in {"staging", "stage"}
 }
 

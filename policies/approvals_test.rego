@@ -155,6 +155,10 @@ test_production_without_staging_fails if {
 	paths(violations) == {["environments", 1, "tier"]}
 }
 
+test_staging_by_name_without_tier_passes if {
+	count(approvals.staging_before_production) == 0 with input.environments as [{"name": "stage"}, production_env]
+}
+
 test_staging_only_passes if {
 	count(approvals.staging_before_production) == 0 with input.environments as [staging_env]
 }

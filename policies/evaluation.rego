@@ -21,8 +21,8 @@ import rego.v1
 #     - EU AI Act Art. 15
 #   remediation: Add at least one gate (metric, threshold, direction) under evaluation.gates.
 evaluation_gates_required contains violation if {
-	count(object.get(input, "environments", [])) == 0
-	count(object.get(input, ["evaluation", "gates"], [])) == 0
+	size(object.get(input, "environments", [])) == 0
+	size(object.get(input, ["evaluation", "gates"], [])) == 0
 	violation := {
 		"msg": "No evaluation gate is defined (evaluation.gates), so no model version is ever checked before release",
 		"path": key_path(input, ["evaluation", "gates"]),
@@ -70,6 +70,11 @@ str(value) := value if is_string(value)
 
 str(value) := sprintf("%v", [value]) if not is_string(value)
 
+# The number of items of an array; anything else counts as empty.
+size(value) := count(value) if is_array(value)
+
+size(value) := 0 if not is_array(value)
+
 fairness_metric(metric) if metric in {
 	"demographic_parity_difference",
 	"equalized_odds_difference",
@@ -83,5 +88,7 @@ has_fairness_gate(spec) if {
 
 sensitive_attributes(spec) := {str(attribute) |
 	some ds in spec.datasets
-	some attribute in object.get(ds, "sensitive_attributes", [])
+	attributes := ds.sensitive_attributes
+	is_array(attributes)
+	some attribute in attributes
 }

@@ -377,6 +377,7 @@ compute_locations(spec) := environments | training if {
 	environments := {place |
 		some j
 		env := spec.environments[j]
+		is_object(env)
 		place := {
 			"what": concat("", ["environment '", label(env, j), "'"]),
 			"region": object.get(env, "region", null),

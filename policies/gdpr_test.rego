@@ -106,6 +106,12 @@ test_retention_over_default_limit_fails if {
 	contains(v.msg, "1826 days")
 }
 
+test_retention_counts_weeks_and_days if {
+	count(gdpr.retention_period_bounded) == 0 with input.datasets as [patched(personal_ds, {"retention": "P260W5D"})]
+	violations := gdpr.retention_period_bounded with input.datasets as [patched(personal_ds, {"retention": "P261W"})]
+	paths(violations) == {["datasets", 0, "retention"]}
+}
+
 test_retention_limit_from_settings if {
 	ds := patched(personal_ds, {"retention": "P13M"})
 	violations := gdpr.retention_period_bounded with input.datasets as [ds]

@@ -22,6 +22,7 @@ import rego.v1
 #   remediation: Set the dataset's version to an immutable release, date or commit instead of a moving label.
 dataset_version_pinned contains violation if {
 	some i, ds in input.datasets
+	is_object(ds)
 	version := object.get(ds, "version", null)
 	not fixed_version(version)
 	violation := {
@@ -44,6 +45,7 @@ dataset_version_pinned contains violation if {
 #   remediation: Compute the dataset's SHA-256 (for example with sha256sum) and put it in the dataset's sha256.
 dataset_checksum_required contains violation if {
 	some i, ds in input.datasets
+	is_object(ds)
 	digest := object.get(ds, "sha256", null)
 	not sha256_hex(digest)
 	violation := {
@@ -65,6 +67,7 @@ dataset_checksum_required contains violation if {
 #   remediation: Describe the origin of the data in the dataset's source.
 dataset_source_required contains violation if {
 	some i, ds in input.datasets
+	is_object(ds)
 	not filled_string(object.get(ds, "source", null))
 	violation := {
 		"msg": concat("", ["Dataset '", dataset_label(ds, i), "' does not say where its data comes from (source)"]),

@@ -50,6 +50,8 @@ test_no_secrets_passes if {
 		"HF_TOKEN": "${HF_TOKEN}",
 		"DB_PASSWORD": "vault:secret/db#password",
 		"api_key": "",
+		"client_secret": "$CLIENT_SECRET",
+		"auth_token": "${{ secrets.AUTH_TOKEN }}",
 		"max_tokens": 512,
 		"tokenizer": "bert-base-uncased",
 		"image_pull_secret": "regcred",
