@@ -32,7 +32,7 @@ class Spec:
     path: Path
     display_path: str
     data: dict[str, Any]
-    _tree: Any  # the ruamel round-trip tree, used only to look up positions
+    positions: dict[JsonPath, tuple[int, int]]  # JSON path -> (line, column) of its key or item
     text: str
 
     @property
@@ -46,9 +46,12 @@ class Spec:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def location(self, path: JsonPath) -> Location:
-        """Line and column of the node at `path`; a missing node points at its parent."""
-        line, column = _position(self._tree, path)
-        return Location(self.display_path, line, column)
+        """Line and column of the node at `path`; a missing node points at its deepest existing parent."""
+        for end in range(len(path), 0, -1):
+            found = self.positions.get(tuple(path[:end]))
+            if found:
+                return Location(self.display_path, *found)
+        return Location(self.display_path, *self.positions.get((), (1, 1)))
 
 
 def load_spec(path: Path, display_path: str | None = None) -> Spec:
@@ -72,18 +75,21 @@ def parse_spec_text(text: str, path: Path, shown: str) -> Spec:
     if not text.strip() or all(_is_blank_or_comment(line) for line in text.splitlines()):
         raise InputError(Location(shown), "the file is empty; expected a mapping starting with 'apiVersion: mlci/v1'")
     _check_events(text, shown)
-    tree = _compose(text, shown)
-    if tree is None:
+    root = _compose(text, shown)
+    if root is None:
         raise InputError(
             Location(shown), "the document is empty; expected a mapping starting with 'apiVersion: mlci/v1'"
         )
-    if not isinstance(tree, dict):
-        kind = "a list" if isinstance(tree, list) else f"a single value ({type(tree).__name__})"
-        line, col = _node_start(tree) if hasattr(tree, "lc") else (_first_content_line(text), 1)
-        raise InputError(Location(shown, line, col), f"expected a mapping at the top of the file, found {kind}")
-    budget = _Budget(shown)
-    data = _to_plain(tree, budget, ())
-    return Spec(path=path, display_path=shown, data=data, _tree=tree, text=text)
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
+
+    if not isinstance(root, MappingNode):
+        kind = "a list" if isinstance(root, SequenceNode) else "a single value"
+        raise InputError(
+            _mark_location(shown, root.start_mark), f"expected a mapping at the top of the file, found {kind}"
+        )
+    builder = _PlainBuilder(shown)
+    data = builder.build(root, ())
+    return Spec(path=path, display_path=shown, data=data, positions=builder.positions, text=text)
 
 
 def _first_content_line(text: str) -> int:
@@ -111,12 +117,12 @@ def _decode(raw: bytes, shown: str) -> str:
         raise InputError(Location(shown, line, column), problem) from None
 
 
-def _yaml(typ: str) -> Any:
+def _yaml() -> Any:
     from ruamel.yaml import YAML
 
-    yaml = YAML(typ=typ)
-    yaml.allow_duplicate_keys = False
-    return yaml
+    # pure=False picks libyaml's C parser (ruamel.yaml.clib) when installed: several
+    # times faster than the pure-Python one, which stays the fallback.
+    return YAML(typ="safe", pure=False)
 
 
 def _mark_location(shown: str, mark: Any) -> Location:
@@ -164,7 +170,7 @@ def _check_events(text: str, shown: str) -> None:
     depth = 0
     documents = 0
     try:
-        for event in _yaml("safe").parse(text):
+        for event in _yaml().parse(text):
             if isinstance(event, events.DocumentStartEvent):
                 documents += 1
                 if documents > 1:
@@ -189,90 +195,92 @@ def _compose(text: str, shown: str) -> Any:
     from ruamel.yaml.error import YAMLError
 
     try:
-        return _yaml("rt").load(text)
+        return _yaml().compose(text)
     except YAMLError as exc:
         raise _yaml_error(shown, exc) from None
     except RecursionError:  # belt and braces: the depth check should have caught it
         raise InputError(Location(shown), f"nesting deeper than {MAX_DEPTH} levels") from None
 
 
-class _Budget:
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _PlainBuilder:
+    """Nodes -> plain data, recording where every key and item stands.
+
+    Aliases share nodes, so a node budget bounds the expanded size: an alias
+    bomb stops with a message instead of eating the machine.
+    """
+
     def __init__(self, shown: str) -> None:
         self.shown = shown
         self.left = MAX_NODES
+        self.positions: dict[JsonPath, tuple[int, int]] = {}
+        self.constructor = _yaml().constructor
 
-    def spend(self, node: Any, container: Any) -> None:
+    def build(self, node: Any, path: JsonPath, container: Any = None) -> Any:
+        from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
         self.left -= 1
         if self.left < 0:
-            line, col = _node_start(node if hasattr(node, "lc") else container)
+            # Point at the collection being expanded, not at one of its scalars.
+            where = container if isinstance(node, ScalarNode) and container is not None else node
             raise InputError(
-                Location(self.shown, line, col),
+                _mark_location(self.shown, where.start_mark),
                 f"the document expands to more than {MAX_NODES} nodes (anchors and aliases repeated too often)",
             )
+        if isinstance(node, MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, SequenceNode):
+            out = []
+            for index, item in enumerate(node.value):
+                self.positions[(*path, index)] = _start(item)
+                out.append(self.build(item, (*path, index), node))
+            return out
+        return self._scalar(node)
 
+    def _mapping(self, node: Any, path: JsonPath) -> dict[str, Any]:
+        from ruamel.yaml.nodes import MappingNode, ScalarNode
 
-def _to_plain(node: Any, budget: _Budget, path: JsonPath, container: Any = None) -> Any:
-    budget.spend(node, container)
-    if isinstance(node, dict):
         out: dict[str, Any] = {}
-        for key, value in node.items():
-            if not isinstance(key, str | int | float | bool) or key is None:
-                line, col = _key_position(node, key)
-                raise InputError(Location(budget.shown, line, col), "keys must be plain strings")
-            out[str(key)] = _to_plain(value, budget, (*path, str(key)), node)
+        merged: list[Any] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                merged += value_node.value if not isinstance(value_node, MappingNode) else [value_node]
+                continue
+            if not isinstance(key_node, ScalarNode):
+                raise InputError(_mark_location(self.shown, key_node.start_mark), "keys must be plain strings")
+            key = self._scalar(key_node)
+            if key is None or isinstance(key, list | dict):
+                raise InputError(_mark_location(self.shown, key_node.start_mark), "keys must be plain strings")
+            key = str(key)
+            if key in out:
+                raise InputError(
+                    _mark_location(self.shown, key_node.start_mark),
+                    f"invalid YAML: duplicate key {key!r}; each key may appear once in a mapping",
+                )
+            self.positions[(*path, key)] = _start(key_node)
+            out[key] = self.build(value_node, (*path, key), node)
+        for source in merged:  # YAML merge keys: explicit keys win
+            if not isinstance(source, MappingNode):
+                raise InputError(_mark_location(self.shown, source.start_mark), "'<<' must merge mappings")
+            for key, value in self._mapping(source, path).items():
+                out.setdefault(key, value)
+        if not path:
+            self.positions[()] = _start(node.value[0][0]) if node.value else (1, 1)
         return out
-    if isinstance(node, list):
-        return [_to_plain(item, budget, (*path, i), node) for i, item in enumerate(node)]
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str):
-        return str(node)
-    if isinstance(node, dt.datetime | dt.date):
-        # YAML timestamps become ISO strings so the schema and Rego see one type.
-        return node.isoformat()
-    return str(node)
+
+    def _scalar(self, node: Any) -> Any:
+        value = self.constructor.construct_object(node, deep=True)
+        if isinstance(value, bool) or value is None or isinstance(value, int | float | str):
+            return value
+        if isinstance(value, dt.datetime | dt.date):
+            # YAML timestamps become ISO strings so the schema and Rego see one type.
+            return value.isoformat()
+        if isinstance(value, bytes):
+            return value.decode("utf-8", "replace")
+        return str(value)
 
 
-def _node_start(node: Any) -> tuple[int, int]:
-    lc = getattr(node, "lc", None)
-    if lc is not None and lc.line is not None:
-        return lc.line + 1, lc.col + 1
-    return 1, 1
-
-
-def _key_position(mapping: Any, key: Any) -> tuple[int, int]:
-    try:
-        line, col = mapping.lc.key(key)
-        return line + 1, col + 1
-    except (AttributeError, KeyError, TypeError):
-        return _node_start(mapping)
-
-
-def _position(tree: Any, path: JsonPath) -> tuple[int, int]:
-    """Walk the round-trip tree along `path`; stop at the deepest node that exists."""
-    node = tree
-    best = _first_key_position(tree)
-    for part in path:
-        if isinstance(node, dict) and part in node:
-            best = _key_position(node, part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            try:
-                line, col = node.lc.item(part)
-                best = (line + 1, col + 1)
-            except (AttributeError, KeyError, TypeError):
-                best = _node_start(node[part])
-            node = node[part]
-        else:
-            break
-    return best
-
-
-def _first_key_position(tree: Any) -> tuple[int, int]:
-    if isinstance(tree, dict) and tree:
-        return _key_position(tree, next(iter(tree)))
-    return 1, 1
+def _start(node: Any) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
