@@ -92,13 +92,6 @@ def parse_spec_text(text: str, path: Path, shown: str) -> Spec:
     return Spec(path=path, display_path=shown, data=data, positions=builder.positions, text=text)
 
 
-def _first_content_line(text: str) -> int:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not _is_blank_or_comment(line):
-            return number
-    return 1
-
-
 def _is_blank_or_comment(line: str) -> bool:
     stripped = line.strip()
     return not stripped or stripped.startswith("#") or stripped in ("---", "...")

@@ -5,6 +5,7 @@ into findings, so every engine yields the same findings for the same input."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -23,49 +24,69 @@ class PolicyEngine(Protocol):
 
 
 class EmbeddedEngine:
-    """regopy: a Rego interpreter in-process, no server, the default."""
+    """regopy: a Rego interpreter in-process, no server, the default.
+
+    The pack is compiled once into a bundle and each spec is a query against it
+    (regopy would otherwise recompile the program on every query). Large trees
+    are split across worker processes, one compiled bundle each.
+    """
 
     name = "embedded"
+    parallel_threshold = 48  # below this, starting workers costs more than it saves
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
 
     def evaluate(self, pack: PolicyPack, data: dict[str, Any], inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        interpreter = self._interpreter(pack, data)
-        import regopy
+        modules = dict(pack.modules)
+        if len(inputs) < self.parallel_threshold or self.workers < 2:
+            outcome = _evaluate_chunk(modules, data, inputs)
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
 
-        results = []
-        for document in inputs:
-            interpreter.set_input(regopy.Input(document))
-            results.append(self._query(interpreter))
-        return results
+            size = -(-len(inputs) // self.workers)
+            chunks = [inputs[i : i + size] for i in range(0, len(inputs), size)]
+            # fork: workers inherit the imported modules instead of importing them again.
+            with ProcessPoolExecutor(len(chunks), mp_context=multiprocessing.get_context("fork")) as pool:
+                parts = list(pool.map(_evaluate_chunk, [modules] * len(chunks), [data] * len(chunks), chunks))
+            errors = [part for part in parts if isinstance(part, str)]
+            outcome = errors[0] if errors else [doc for part in parts for doc in part]
+        if isinstance(outcome, str):
+            raise PolicyEngineError(self.name, outcome)
+        return outcome
 
-    def _interpreter(self, pack: PolicyPack, data: dict[str, Any]) -> Any:
-        try:
-            import regopy
-        except ImportError as exc:  # pragma: no cover - regopy is a hard dependency
-            raise PolicyEngineError(self.name, f"regopy is not installed ({exc})") from None
-        interpreter = regopy.Interpreter()
-        try:
-            for name, source in pack.modules.items():
-                interpreter.add_module(name, source)
-            interpreter.add_data_json(json.dumps(data))
-        except Exception as exc:  # regopy raises RegoError with the parser's report
-            raise PolicyEngineError(self.name, f"cannot load policies: {_first_lines(str(exc))}") from None
-        return interpreter
 
-    def _query(self, interpreter: Any) -> dict[str, Any]:
+def _evaluate_chunk(modules: dict[str, str], data: dict[str, Any], inputs: list[dict[str, Any]]) -> list[Any] | str:
+    """The data.mlci document per input, or an error message (plain data: it crosses processes)."""
+    import regopy
+
+    interpreter = regopy.Interpreter()
+    try:
+        for name, source in modules.items():
+            interpreter.add_module(name, source)
+        interpreter.add_data_json(json.dumps(data))
+        bundle = interpreter.build(f"decision = {DECISION}", [])
+    except Exception as exc:  # regopy raises RegoError with the parser's report
+        return f"cannot load policies: {_first_lines(str(exc))}"
+    results: list[Any] = []
+    for document in inputs:
+        interpreter.set_input(regopy.Input(document))
         try:
-            output = interpreter.query(DECISION)
+            text = str(interpreter.query_bundle(bundle))
         except Exception as exc:
-            raise PolicyEngineError(self.name, _first_lines(str(exc))) from None
-        text = str(output)
+            return _first_lines(str(exc))
         if text == "undefined":
-            raise PolicyEngineError(self.name, f"{DECISION} is undefined (no policies loaded?)")
-        parsed = json.loads(text)
-        if "expressions" not in parsed:
-            raise PolicyEngineError(self.name, _first_lines(text))
-        value = parsed["expressions"][0]
+            return f"{DECISION} is undefined (no policies loaded?)"
+        try:
+            value = json.loads(text).get("bindings", {}).get("decision")
+        except json.JSONDecodeError:
+            # regopy reports some runtime errors as output text rather than raising.
+            return f"evaluation error: {_first_lines(text)}"
         if not isinstance(value, dict):
-            raise PolicyEngineError(self.name, f"{DECISION} is not an object: {text[:200]}")
-        return value
+            return f"{DECISION} is undefined or not an object: {text[:200]}"
+        results.append(value)
+    return results
 
 
 class OpaServerEngine:
