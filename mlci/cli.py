@@ -76,13 +76,45 @@ def _emit(
 
     context = ReportContext(command=command, fail_on=fail_on, tool_version=__version__, rules=rules or {})
     for fmt, path in outputs:
+        _write_report(REPORTERS[fmt](findings, context), path)
+
+
+def _write_report(text: str, path: str | None) -> None:
+    if path:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+def _emit_with_details(
+    findings: list[Any],
+    outputs: list[tuple[str, str | None]],
+    command: str,
+    table: str,
+    details: dict[str, Any],
+) -> None:
+    """`_emit` for the runtime commands: text output starts with their table, JSON carries
+    `details` (every gate or feature, not only the failing ones) next to the findings."""
+    import json
+
+    from mlci.reporters import REPORTERS, ReportContext
+
+    context = ReportContext(command=command, fail_on=Severity.INFO, tool_version=__version__)
+    for fmt, path in outputs:
+        if fmt not in ("text", "json"):
+            _emit(findings, [(fmt, path)], command, Severity.INFO)
+            continue
         text = REPORTERS[fmt](findings, context)
-        if path:
-            target = Path(path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
+        if fmt == "json":
+            text = json.dumps({**json.loads(text), **details}, indent=2, ensure_ascii=False) + "\n"
         else:
-            click.echo(text, nl=False)
+            text = table + text
+        _write_report(text, path)
+    if not any(fmt == "text" and path is None for fmt, path in outputs):
+        # stdout holds a machine-readable report, or nothing: the table still reaches a human, on stderr.
+        click.echo(table, nl=False, err=True)
 
 
 @cli.command()
@@ -132,6 +164,13 @@ def validate(paths: tuple[str, ...], outputs: list[tuple[str, str | None]]) -> N
 @click.option(
     "--now", default=None, help="The date policies and waivers see as today (YYYY-MM-DD); default: today, UTC."
 )
+@click.option(
+    "--waivers",
+    "waiver_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="YAML file with a 'waivers:' list, applied to every project (repeatable).",
+)
 def check(
     paths: tuple[str, ...],
     outputs: list[tuple[str, str | None]],
@@ -142,6 +181,7 @@ def check(
     now: str | None,
     opa_url: str | None,
     opa_upload: bool,
+    waiver_files: tuple[Path, ...],
 ) -> None:
     """Validate specs and check them against the governance policies."""
     from mlci.commands.check import CheckOptions, run_check
@@ -154,6 +194,7 @@ def check(
         today=parse_today(now),
         opa_url=opa_url,
         opa_upload=opa_upload,
+        waiver_files=waiver_files,
     )
     outcome, pack = run_check(paths, options)
     threshold = Severity.parse(fail_on)
@@ -261,17 +302,22 @@ def gate(
 ) -> None:
     """Compare evaluation metrics with the spec's gates; bless the model if all pass."""
     from mlci.commands.gate import run_gate
-    from mlci.runtime.gate import format_table
 
     spec = _single_spec(path)
     outcome = run_gate(spec, metrics, baseline, blessing_path)
-    click.echo(format_table(outcome.results), nl=False)
-    _emit(outcome.findings, outputs, "gate", Severity.INFO)
-    if outcome.blessing_path:
-        from mlci.render.writer import _shown
-
-        click.echo(f"blessed: wrote {_shown(outcome.blessing_path)}")
+    _report_gate(outcome, outputs)
     sys.exit(0 if outcome.passed else 1)
+
+
+def _report_gate(outcome: Any, outputs: list[tuple[str, str | None]]) -> None:
+    from mlci.discover import display_path
+    from mlci.runtime.gate import format_table
+
+    blessing = display_path(outcome.blessing_path) if outcome.blessing_path else None
+    details = {"gates": [r.to_dict() for r in outcome.results], "passed": outcome.passed, "blessing": blessing}
+    _emit_with_details(outcome.findings, outputs, "gate", format_table(outcome.results), details)
+    if blessing:
+        click.echo(f"blessed: wrote {blessing}", err=True)
 
 
 @cli.command()
@@ -289,10 +335,18 @@ def gate(
     default=None,
     help="Metrics of the production model, for the gate stage.",
 )
-def run(path: str, stages: tuple[str, ...], baseline: Path | None) -> None:
+@click.option(
+    "--lineage/--no-lineage",
+    "record",
+    default=True,
+    show_default=True,
+    help="Record the training run's lineage (artifacts/lineage.json) after the train stage.",
+)
+def run(path: str, stages: tuple[str, ...], baseline: Path | None, record: bool) -> None:
     """Run the pipeline's stages locally, in order, stopping at the first failure."""
     from mlci.commands.gate import run_gate
-    from mlci.runtime.gate import format_table
+    from mlci.commands.lineage import run_record
+    from mlci.discover import display_path
     from mlci.runtime.stages import STAGES, run_stages
 
     spec = _single_spec(path)
@@ -300,15 +354,125 @@ def run(path: str, stages: tuple[str, ...], baseline: Path | None) -> None:
 
     def gate_stage(spec: Any) -> int:
         outcome = run_gate(spec, baseline=baseline)
-        click.echo(format_table(outcome.results), nl=False)
-        _emit(outcome.findings, [("text", None)], "gate", Severity.INFO)
+        _report_gate(outcome, [("text", None)])
         return 0 if outcome.passed else 1
 
-    results = run_stages(spec, chosen, gate_stage, lambda line: click.echo(line, err=True))
+    def record_lineage(spec: Any) -> str:
+        return f"recorded lineage in {display_path(run_record(spec).path)}"
+
+    results = run_stages(
+        spec, chosen, gate_stage, lambda line: click.echo(line, err=True), record_lineage if record else None
+    )
     summary = ", ".join(f"{r.stage} {r.seconds:.1f}s" for r in results)
     failed = next((r for r in results if r.exit_code != 0), None)
     click.echo(f"mlci run: {'failed at ' + failed.stage if failed else 'all stages passed'} ({summary})", err=True)
     sys.exit(failed.exit_code if failed else 0)
+
+
+@cli.group()
+def lineage() -> None:
+    """Record and verify which data, code and parameters made a model."""
+
+
+@lineage.command("record")
+@click.argument("path", default=".", type=click.Path(path_type=str))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write; default artifacts/lineage.json (artifacts/openlineage.json with --format openlineage).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["mlci", "openlineage"]),
+    default="mlci",
+    show_default=True,
+    help="mlci's lineage file (what `verify` reads), or an OpenLineage RunEvent.",
+)
+def lineage_record(path: str, out: Path | None, fmt: str) -> None:
+    """Hash the datasets and the model; record commit, params and package versions."""
+    from mlci.commands.lineage import run_record
+    from mlci.discover import display_path
+
+    outcome = run_record(_single_spec(path), out, fmt)
+    document = outcome.document
+    if fmt == "openlineage":
+        inputs, model = len(document["inputs"]), document["outputs"][0]["facets"]["mlci_hashes"]["sha256"]
+    else:
+        inputs, model = len(document["datasets"]), document["model"]["sha256"]
+    shown_model = model[:12] if model else "not found"
+    click.echo(f"mlci lineage record: wrote {display_path(outcome.path)} ({inputs} dataset(s), model {shown_model})")
+
+
+@lineage.command("verify")
+@click.argument("path", default=".", type=click.Path(path_type=str))
+@click.option(
+    "--lineage",
+    "lineage_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The lineage file to verify against; default artifacts/lineage.json.",
+)
+@_outputs_option()
+@_fail_on_option()
+def lineage_verify(
+    path: str, lineage_file: Path | None, outputs: list[tuple[str, str | None]], fail_on: str
+) -> None:
+    """Recompute the lineage; exit 1 if data, model, params or commit differ from the record."""
+    from mlci.commands.lineage import run_verify
+    from mlci.findings import failing
+
+    outcome = run_verify(_single_spec(path), lineage_file)
+    threshold = Severity.parse(fail_on)
+    _emit(outcome.findings, outputs, "lineage verify", threshold)
+    sys.exit(1 if failing(outcome.findings, threshold) else 0)
+
+
+@cli.command()
+@click.argument("path", required=False, type=click.Path(path_type=str))
+@click.option(
+    "--reference",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Reference data, CSV or Parquet; default monitoring.drift.reference of the spec.",
+)
+@click.option(
+    "--current",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Current data to compare; default monitoring.drift.current of the spec.",
+)
+@click.option("--method", type=click.Choice(["psi", "ks", "chi2"]), default=None, help="Override the spec's method.")
+@click.option(
+    "--threshold",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Override the spec's threshold (PSI above it, or p-value below it for ks/chi2, is drift).",
+)
+@click.option("--column", "columns", multiple=True, help="Compare only these columns (repeatable).")
+@click.option("--exclude", multiple=True, help="Leave these columns out (repeatable), e.g. identifiers.")
+@_outputs_option()
+def drift(
+    path: str | None,
+    reference: Path | None,
+    current: Path | None,
+    method: str | None,
+    threshold: float | None,
+    columns: tuple[str, ...],
+    exclude: tuple[str, ...],
+    outputs: list[tuple[str, str | None]],
+) -> None:
+    """Compare current data with the reference: PSI and KS or chi-square per feature."""
+    from mlci.commands.drift import run_drift
+    from mlci.runtime.drift import format_table
+
+    # Without PATH, a spec in the current folder supplies the settings; without one, the defaults do.
+    spec = _single_spec(path or ".") if path or Path("mlproject.yaml").is_file() else None
+    outcome = run_drift(spec, reference, current, method, threshold, columns, exclude)
+    table = format_table(outcome.results, outcome.method, outcome.threshold)
+    _emit_with_details(outcome.findings, outputs, "drift", table, outcome.details())
+    sys.exit(1 if outcome.drifted else 0)
 
 
 @cli.group()

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlci.commands.common import Outcome, load_and_validate
+from mlci.findings import Finding
+from mlci.loader import Spec
 from mlci.policy.engines import ENGINES, PolicyEngine
 from mlci.policy.evaluate import evaluate_specs
 from mlci.policy.pack import PolicyPack, load_pack
@@ -19,6 +21,7 @@ class CheckOptions:
     today: str = ""
     opa_url: str | None = None
     opa_upload: bool = True
+    waiver_files: tuple[Path, ...] = ()
 
 
 def make_engine(options: CheckOptions) -> PolicyEngine:
@@ -34,5 +37,19 @@ def run_check(
     pack = load_pack(options.policy_dirs, options.data_files)
     if outcome.specs:
         engine = engine or make_engine(options)
-        outcome.findings.extend(evaluate_specs(engine, pack, outcome.specs, options.today))
+        findings = evaluate_specs(engine, pack, outcome.specs, options.today)
+        outcome.findings.extend(_with_waivers(outcome.specs, findings, pack, options))
     return outcome, pack
+
+
+def _with_waivers(specs: list[Spec], findings: list[Finding], pack: PolicyPack, options: CheckOptions) -> list[Finding]:
+    from mlci.policy.waivers import DEFAULT_MAX_DAYS, apply_waivers, load_waiver_files, spec_waivers
+
+    shared = load_waiver_files(options.waiver_files)
+    rules = {meta.id: meta for meta in pack.rules.values()}
+    max_days = int(pack.settings.get("max_waiver_days", DEFAULT_MAX_DAYS))
+    out: list[Finding] = []
+    for spec in specs:
+        mine = [f for f in findings if f.file == spec.display_path]
+        out += apply_waivers(spec, mine, spec_waivers(spec) + shared, rules, options.today, max_days)
+    return out
