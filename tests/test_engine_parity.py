@@ -92,3 +92,26 @@ def test_undefined_decision_is_exit_3(cli, opa_url: str) -> None:
     result = cli("check", str(EXAMPLES[0]), "--opa-url", opa_url, "--opa-server-policies")
     assert result.exit_code == 3
     assert "undefined" in result.stderr
+
+
+def test_opa_binary_engine_agrees_in_one_batch(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """All inputs in one run: the binary engine evaluates them in a single `opa eval`."""
+    opa = require_tool(judges.tool("opa"), "opa")
+    monkeypatch.setenv("MLCI_OPA", opa)
+    for index, source in enumerate(INPUTS):
+        folder = tmp_path / f"p{index:02d}"
+        folder.mkdir()
+        (folder / "mlproject.yaml").write_text(source.read_text())
+    embedded = cli("check", str(tmp_path), "--now", "2026-11-22", "-o", "json")
+    binary = cli("check", str(tmp_path), "--now", "2026-11-22", "-o", "json", "--engine", "opa")
+    assert binary.exit_code == embedded.exit_code == 1, binary.stderr
+    assert json.loads(binary.stdout)["findings"] == json.loads(embedded.stdout)["findings"]
+    assert len(json.loads(binary.stdout)["findings"]) >= len(INPUTS) - len(EXAMPLES)
+
+
+def test_missing_opa_binary_is_exit_3(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLCI_OPA", "")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    result = cli("check", str(EXAMPLES[0]), "--engine", "opa")
+    assert result.exit_code == 3
+    assert "no `opa` binary" in result.stderr

@@ -109,3 +109,16 @@ def test_fail_on_threshold(cli, tmp_path: Path) -> None:
     code, findings = _check_json(cli, str(fixture), "--fail-on", "critical")
     severities = {f["severity"] for f in findings}
     assert code == (1 if "critical" in severities else 0)
+
+
+def test_parallel_evaluation_equals_serial() -> None:
+    from mlci.loader import load_spec
+    from mlci.policy.engines import EmbeddedEngine
+    from mlci.policy.evaluate import evaluate_specs
+
+    pack = load_pack()
+    specs = [load_spec(p, p.name) for p in POLICY_FIXTURES] * 2
+    serial = EmbeddedEngine(workers=1)
+    parallel = EmbeddedEngine(workers=2)
+    parallel.parallel_threshold = 2
+    assert evaluate_specs(parallel, pack, specs, TODAY) == evaluate_specs(serial, pack, specs, TODAY)

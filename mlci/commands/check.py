@@ -26,7 +26,7 @@ class CheckOptions:
 
 def make_engine(options: CheckOptions) -> PolicyEngine:
     if options.opa_url:
-        return ENGINES["opa"](options.opa_url, upload=options.opa_upload)
+        return ENGINES["opa-server"](options.opa_url, upload=options.opa_upload)
     return ENGINES[options.engine]()
 
 

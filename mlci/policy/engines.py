@@ -98,7 +98,7 @@ class OpaServerEngine:
     decision is an error, never a pass.
     """
 
-    name = "opa"
+    name = "opa-server"
 
     def __init__(self, url: str, upload: bool = True, timeout: float = 10.0, retries: int = 2) -> None:
         from urllib.parse import urlsplit
@@ -144,6 +144,71 @@ class OpaServerEngine:
             client.close_connection()
 
 
+_BATCH_MODULE = """package mlci_batch
+import rego.v1
+
+# One evaluation for every project: OPA compiles the pack once.
+results := [decision | some project in input.projects; decision := data.mlci with input as project]
+"""
+
+
+class OpaBinaryEngine:
+    """The `opa` binary on PATH (or $MLCI_OPA): one `opa eval` for all specs."""
+
+    name = "opa"
+
+    def __init__(self, executable: str | None = None, timeout: float = 600.0) -> None:
+        import shutil
+
+        self.executable = executable or os.environ.get("MLCI_OPA") or shutil.which("opa")
+        self.timeout = timeout
+
+    def evaluate(self, pack: PolicyPack, data: dict[str, Any], inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        import subprocess
+        import tempfile
+        from pathlib import Path
+
+        if not self.executable:
+            raise PolicyEngineError(self.name, "no `opa` binary on PATH (install OPA, or set MLCI_OPA)")
+        with tempfile.TemporaryDirectory(prefix="mlci-opa-") as tmp:
+            root = Path(tmp)
+            policy_dir = root / "policies"
+            policy_dir.mkdir()
+            for name, source in pack.modules.items():
+                (policy_dir / (name.replace("/", "_"))).write_text(source, encoding="utf-8")
+            (policy_dir / "mlci_batch.rego").write_text(_BATCH_MODULE, encoding="utf-8")
+            (root / "data.json").write_text(json.dumps(data), encoding="utf-8")
+            (root / "input.json").write_text(json.dumps({"projects": inputs}), encoding="utf-8")
+            command = [
+                self.executable,
+                "eval",
+                "--format",
+                "json",
+                "--data",
+                str(policy_dir),
+                "--data",
+                str(root / "data.json"),
+                "--input",
+                str(root / "input.json"),
+                "data.mlci_batch.results",
+            ]
+            try:
+                proc = subprocess.run(command, capture_output=True, text=True, timeout=self.timeout, check=False)
+            except OSError as exc:
+                raise PolicyEngineError(self.name, f"cannot run {self.executable}: {exc.strerror}") from None
+            except subprocess.TimeoutExpired:
+                raise PolicyEngineError(self.name, f"opa eval did not finish in {self.timeout:.0f} s") from None
+        if proc.returncode != 0:
+            raise PolicyEngineError(self.name, _first_lines(proc.stderr or proc.stdout))
+        try:
+            results = json.loads(proc.stdout)["result"][0]["expressions"][0]["value"]
+        except (json.JSONDecodeError, KeyError, IndexError, TypeError):
+            raise PolicyEngineError(self.name, f"{DECISION} is undefined") from None
+        if not isinstance(results, list) or len(results) != len(inputs):
+            raise PolicyEngineError(self.name, "opa returned a result of the wrong shape")
+        return results
+
+
 def _policy_id(filename: str) -> str:
     return "mlci/" + filename.replace("/", "_").removesuffix(".rego")
 
@@ -165,5 +230,6 @@ def _first_lines(text: str, n: int = 8) -> str:
 
 ENGINES: dict[str, Callable[..., PolicyEngine]] = {
     "embedded": EmbeddedEngine,
-    "opa": OpaServerEngine,
+    "opa": OpaBinaryEngine,
+    "opa-server": OpaServerEngine,
 }
