@@ -74,8 +74,10 @@ def load_spec(path: Path, display_path: str | None = None) -> Spec:
 def parse_spec_text(text: str, path: Path, shown: str) -> Spec:
     if not text.strip() or all(_is_blank_or_comment(line) for line in text.splitlines()):
         raise InputError(Location(shown), "the file is empty; expected a mapping starting with 'apiVersion: mlci/v1'")
-    _check_events(text, shown)
-    root = _compose(text, shown)
+    yaml = _yaml()  # one instance per document: creating one scans for plug-ins
+    if _may_be_deep_or_multi_document(text):
+        _check_events(yaml, text, shown)
+    root = _compose(yaml, text, shown)
     if root is None:
         raise InputError(
             Location(shown), "the document is empty; expected a mapping starting with 'apiVersion: mlci/v1'"
@@ -87,9 +89,25 @@ def parse_spec_text(text: str, path: Path, shown: str) -> Spec:
         raise InputError(
             _mark_location(shown, root.start_mark), f"expected a mapping at the top of the file, found {kind}"
         )
-    builder = _PlainBuilder(shown)
+    builder = _PlainBuilder(shown, yaml.constructor)
     data = builder.build(root, ())
     return Spec(path=path, display_path=shown, data=data, positions=builder.positions, text=text)
+
+
+def _may_be_deep_or_multi_document(text: str) -> bool:
+    """False when the text provably nests at most MAX_DEPTH levels in one document.
+
+    In block style every level of nesting costs at least one more leading space,
+    `-` or `?` (a sequence under a key may share its column, hence the factor 2),
+    and in flow style one bracket; so this bound is safe and lets ordinary specs
+    skip the extra event pass.
+    """
+    lead = 0
+    for line in text.splitlines():
+        if line.startswith(("---", "...", "%")):
+            return True
+        lead = max(lead, len(line) - len(line.lstrip(" -?\t")))
+    return 2 * lead + text.count("[") + text.count("{") + 4 > MAX_DEPTH
 
 
 def _is_blank_or_comment(line: str) -> bool:
@@ -155,7 +173,7 @@ def _duplicate_key_name(text: str) -> str | None:
     return text[start:end] if end > start else None
 
 
-def _check_events(text: str, shown: str) -> None:
+def _check_events(yaml: Any, text: str, shown: str) -> None:
     """Reject multiple documents and absurd nesting from the iterative event stream."""
     from ruamel.yaml import events
     from ruamel.yaml.error import YAMLError
@@ -163,7 +181,7 @@ def _check_events(text: str, shown: str) -> None:
     depth = 0
     documents = 0
     try:
-        for event in _yaml().parse(text):
+        for event in yaml.parse(text):
             if isinstance(event, events.DocumentStartEvent):
                 documents += 1
                 if documents > 1:
@@ -184,11 +202,11 @@ def _check_events(text: str, shown: str) -> None:
         raise _yaml_error(shown, exc) from None
 
 
-def _compose(text: str, shown: str) -> Any:
+def _compose(yaml: Any, text: str, shown: str) -> Any:
     from ruamel.yaml.error import YAMLError
 
     try:
-        return _yaml().compose(text)
+        return yaml.compose(text)
     except YAMLError as exc:
         raise _yaml_error(shown, exc) from None
     except RecursionError:  # belt and braces: the depth check should have caught it
@@ -205,11 +223,11 @@ class _PlainBuilder:
     bomb stops with a message instead of eating the machine.
     """
 
-    def __init__(self, shown: str) -> None:
+    def __init__(self, shown: str, constructor: Any) -> None:
         self.shown = shown
         self.left = MAX_NODES
         self.positions: dict[JsonPath, tuple[int, int]] = {}
-        self.constructor = _yaml().constructor
+        self.constructor = constructor
 
     def build(self, node: Any, path: JsonPath, container: Any = None) -> Any:
         from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode

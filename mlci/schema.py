@@ -25,7 +25,28 @@ def load_schema() -> dict[str, Any]:
 def _validator() -> Any:
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(load_schema())
+    # Validating against a copy with every local $ref inlined gives the same errors
+    # (the schema has no recursion) without resolving references on every check.
+    return Draft202012Validator(_inline_refs(load_schema()))
+
+
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    definitions = schema.get("$defs", {})
+
+    def expand(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                rest = {key: expand(value) for key, value in node.items() if key != "$ref"}
+                # The definition wins: its description says what a valid value looks like.
+                return {**rest, **expand(definitions[ref.removeprefix("#/$defs/")])}
+            return {key: expand(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [expand(item) for item in node]
+        return node
+
+    inlined = expand({key: value for key, value in schema.items() if key != "$defs"})
+    return dict(inlined)
 
 
 def validate_spec(spec: Spec) -> list[Finding]:
