@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mlci.findings import Severity
 
@@ -37,11 +38,12 @@ class MetadataError(ValueError):
     pass
 
 
-def parse_module_metadata(source: str, filename: str) -> list[RuleMeta]:
+def parse_module_metadata(source: str, filename: str, yaml: Any = None) -> list[RuleMeta]:
     """Every annotated rule of one module, in source order."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
+    yaml = yaml or YAML(typ="safe", pure=False)
     match = _PACKAGE.search(source)
     if not match:
         raise MetadataError(f"{filename}: no package declaration")
@@ -63,7 +65,7 @@ def parse_module_metadata(source: str, filename: str) -> list[RuleMeta]:
             i += 1
         head = _RULE_HEAD.match(lines[i]) if i < len(lines) else None
         try:
-            meta = YAML(typ="safe").load("\n".join(block)) or {}
+            meta = yaml.load("\n".join(block)) or {}
         except YAMLError as exc:
             raise MetadataError(f"{filename}:{start}: METADATA block is not valid YAML: {exc}") from None
         if not head or not isinstance(meta, dict) or meta.get("scope") in ("package", "subpackages", "document"):
@@ -95,10 +97,13 @@ def parse_module_metadata(source: str, filename: str) -> list[RuleMeta]:
 
 def index_metadata(modules: dict[str, str]) -> dict[tuple[str, str], RuleMeta]:
     """(package, rule) -> metadata over all modules; rule ids must be unique."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe", pure=False)  # one instance: creating one scans for plug-ins
     by_rule: dict[tuple[str, str], RuleMeta] = {}
     seen_ids: dict[str, str] = {}
     for filename, source in modules.items():
-        for meta in parse_module_metadata(source, Path(filename).name):
+        for meta in parse_module_metadata(source, Path(filename).name, yaml):
             if meta.id in seen_ids and seen_ids[meta.id] != f"{meta.package}.{meta.rule}":
                 raise MetadataError(f"{filename}: rule id {meta.id} is also used by {seen_ids[meta.id]}")
             seen_ids[meta.id] = f"{meta.package}.{meta.rule}"
