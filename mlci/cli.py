@@ -71,10 +71,13 @@ def _emit(
     command: str,
     fail_on: Severity,
     rules: dict[str, dict[str, object]] | None = None,
+    files: tuple[str, ...] = (),
 ) -> None:
     from mlci.reporters import REPORTERS, ReportContext
 
-    context = ReportContext(command=command, fail_on=fail_on, tool_version=__version__, rules=rules or {})
+    context = ReportContext(
+        command=command, fail_on=fail_on, tool_version=__version__, rules=rules or {}, files=files
+    )
     for fmt, path in outputs:
         _write_report(REPORTERS[fmt](findings, context), path)
 
@@ -94,21 +97,24 @@ def _emit_with_details(
     command: str,
     table: str,
     details: dict[str, Any],
+    markdown: str = "",
 ) -> None:
-    """`_emit` for the runtime commands: text output starts with their table, JSON carries
-    `details` (every gate or feature, not only the failing ones) next to the findings."""
+    """`_emit` for the runtime commands: text output starts with their table, markdown ends
+    with it, JSON carries `details` (every gate or feature, not only the failing ones)."""
     import json
 
     from mlci.reporters import REPORTERS, ReportContext
 
     context = ReportContext(command=command, fail_on=Severity.INFO, tool_version=__version__)
     for fmt, path in outputs:
-        if fmt not in ("text", "json"):
+        if fmt not in ("text", "json", "markdown"):
             _emit(findings, [(fmt, path)], command, Severity.INFO)
             continue
         text = REPORTERS[fmt](findings, context)
         if fmt == "json":
             text = json.dumps({**json.loads(text), **details}, indent=2, ensure_ascii=False) + "\n"
+        elif fmt == "markdown":
+            text = f"{text.rstrip()}\n\n{markdown}" if markdown else text
         else:
             text = table + text
         _write_report(text, path)
@@ -125,7 +131,7 @@ def validate(paths: tuple[str, ...], outputs: list[tuple[str, str | None]]) -> N
     from mlci.commands.common import load_and_validate
 
     outcome = load_and_validate(paths)
-    _emit(outcome.sorted(), outputs, "validate", Severity.INFO)
+    _emit(outcome.sorted(), outputs, "validate", Severity.INFO, files=tuple(s.display_path for s in outcome.specs))
     sys.exit(outcome.exit_code(Severity.INFO))
 
 
@@ -135,10 +141,10 @@ def validate(paths: tuple[str, ...], outputs: list[tuple[str, str | None]]) -> N
 @_fail_on_option()
 @click.option(
     "--engine",
-    type=click.Choice(["embedded"]),
+    type=click.Choice(["embedded", "opa"]),
     default="embedded",
     show_default=True,
-    help="Policy engine when no --opa-url is given.",
+    help="Policy engine when no --opa-url is given: embedded (regopy, in-process) or opa (the binary on PATH).",
 )
 @click.option("--opa-url", default=None, help="Decide on this OPA server (e.g. http://127.0.0.1:8181) instead.")
 @click.option(
@@ -209,7 +215,7 @@ def check(
         }
         for m in pack.rules.values()
     }
-    _emit(outcome.sorted(), outputs, "check", threshold, rules)
+    _emit(outcome.sorted(), outputs, "check", threshold, rules, files=tuple(s.display_path for s in outcome.specs))
     sys.exit(outcome.exit_code(threshold))
 
 
@@ -311,11 +317,12 @@ def gate(
 
 def _report_gate(outcome: Any, outputs: list[tuple[str, str | None]]) -> None:
     from mlci.discover import display_path
-    from mlci.runtime.gate import format_table
+    from mlci.runtime.gate import format_markdown, format_table
 
     blessing = display_path(outcome.blessing_path) if outcome.blessing_path else None
     details = {"gates": [r.to_dict() for r in outcome.results], "passed": outcome.passed, "blessing": blessing}
-    _emit_with_details(outcome.findings, outputs, "gate", format_table(outcome.results), details)
+    table, markdown = format_table(outcome.results), format_markdown(outcome.results)
+    _emit_with_details(outcome.findings, outputs, "gate", table, details, markdown)
     if blessing:
         click.echo(f"blessed: wrote {blessing}", err=True)
 
@@ -416,9 +423,7 @@ def lineage_record(path: str, out: Path | None, fmt: str) -> None:
 )
 @_outputs_option()
 @_fail_on_option()
-def lineage_verify(
-    path: str, lineage_file: Path | None, outputs: list[tuple[str, str | None]], fail_on: str
-) -> None:
+def lineage_verify(path: str, lineage_file: Path | None, outputs: list[tuple[str, str | None]], fail_on: str) -> None:
     """Recompute the lineage; exit 1 if data, model, params or commit differ from the record."""
     from mlci.commands.lineage import run_verify
     from mlci.findings import failing
@@ -465,13 +470,14 @@ def drift(
 ) -> None:
     """Compare current data with the reference: PSI and KS or chi-square per feature."""
     from mlci.commands.drift import run_drift
-    from mlci.runtime.drift import format_table
+    from mlci.runtime.drift import format_markdown, format_table
 
     # Without PATH, a spec in the current folder supplies the settings; without one, the defaults do.
     spec = _single_spec(path or ".") if path or Path("mlproject.yaml").is_file() else None
     outcome = run_drift(spec, reference, current, method, threshold, columns, exclude)
     table = format_table(outcome.results, outcome.method, outcome.threshold)
-    _emit_with_details(outcome.findings, outputs, "drift", table, outcome.details())
+    markdown = format_markdown(outcome.results, outcome.method, outcome.threshold)
+    _emit_with_details(outcome.findings, outputs, "drift", table, outcome.details(), markdown)
     sys.exit(1 if outcome.drifted else 0)
 
 

@@ -122,3 +122,21 @@ def test_parallel_evaluation_equals_serial() -> None:
     parallel = EmbeddedEngine(workers=2)
     parallel.parallel_threshold = 2
     assert evaluate_specs(parallel, pack, specs, TODAY) == evaluate_specs(serial, pack, specs, TODAY)
+
+
+def test_rego_that_crashes_the_embedded_engine_fails_cleanly(cli, tmp_path: Path) -> None:
+    """regopy 1.5.2 segfaults on `with input as` around builtins: a test package that does
+    so fails with a reason, and check refuses such policies with exit 3, never a crash."""
+    source = (
+        "package mlci.org_test\nimport rego.v1\ndoubled := input.x * 2\n"
+        'test_doubled if { doubled == 4 with input as {"x": 2} }\n'
+    )
+    (tmp_path / "org_test.rego").write_text(source)
+    tested = cli("policy", "test", "--policies", str(tmp_path))
+    assert tested.exit_code == 1
+    assert "FAIL: data.mlci.org_test.test_doubled" in tested.stdout and "crashed" in tested.stdout
+    assert "104 passed" in tested.stdout or " passed, 1 failed" in tested.stdout
+    (tmp_path / "org_test.rego").rename(tmp_path / "org.rego")
+    checked = cli("check", str(ROOT / "examples" / "iris-classifier"), "--policies", str(tmp_path))
+    assert checked.exit_code == 3
+    assert "--engine opa" in checked.stderr

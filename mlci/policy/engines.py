@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -13,6 +14,7 @@ from mlci.errors import PolicyEngineError
 from mlci.policy.pack import PolicyPack
 
 DECISION = "data.mlci"
+_WITH_WHOLE_INPUT = re.compile(r"\bwith\s+input\s+as\b")
 
 
 class PolicyEngine(Protocol):
@@ -39,6 +41,14 @@ class EmbeddedEngine:
 
     def evaluate(self, pack: PolicyPack, data: dict[str, Any], inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         modules = dict(pack.modules)
+        crashy = sorted(name for name, source in modules.items() if _WITH_WHOLE_INPUT.search(source))
+        if crashy:
+            # regopy 1.5.2 crashes the process on these; refuse with a reason instead.
+            raise PolicyEngineError(
+                self.name,
+                f"{', '.join(crashy)} replace the whole input (`with input as`), which the embedded engine cannot "
+                "evaluate; use --engine opa or --opa-url, or replace single keys (`with input.<key> as`)",
+            )
         if len(inputs) < self.parallel_threshold or self.workers < 2:
             outcome = _evaluate_chunk(modules, data, inputs)
         else:

@@ -7,8 +7,8 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from mlci.errors import PolicyEngineError
 from mlci.policy.pack import PolicyPack
 
 _PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_][A-Za-z0-9_.]*)", re.MULTILINE)
@@ -37,30 +37,36 @@ def discover_tests(pack: PolicyPack) -> list[tuple[str, str, str]]:
 
 
 def run_policy_tests(pack: PolicyPack, today: str) -> list[TestResult]:
-    import regopy
+    """Each test package runs in its own forked process with the pack and its own test
+    files: regopy 1.5.2 crashes the whole process on some constructs (`with input as`
+    around a builtin), and a crash must fail that package's tests, not mlci."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
-    interpreter = regopy.Interpreter()
-    try:
-        for name, source in {**pack.modules, **pack.tests}.items():
-            interpreter.add_module(name, source)
-        interpreter.add_data_json(json.dumps(pack.data(today)))
-    except Exception as exc:
-        raise PolicyEngineError("embedded", f"cannot load policies: {str(exc).strip()[:800]}") from None
-    interpreter.set_input(regopy.Input({}))
-    # One query per test package, not per test: the engine compiles the program on
-    # every query, so this is what keeps a hundred tests at a second, not minutes.
-    by_package: dict[str, list[str]] = {}
-    for _, package, name in discover_tests(pack):
-        by_package.setdefault(package, []).append(name)
-    results = []
-    for package, names in by_package.items():
+    files_by_package: dict[str, dict[str, str]] = {}
+    names_by_package: dict[str, list[str]] = {}
+    for filename, package, name in discover_tests(pack):
+        files_by_package.setdefault(package, {})[filename] = pack.tests[filename]
+        names_by_package.setdefault(package, []).append(name)
+    data = json.dumps(pack.data(today))
+    results: list[TestResult] = []
+    context = multiprocessing.get_context("fork")
+    for package, names in names_by_package.items():
         started = time.perf_counter()
-        try:
-            text = str(interpreter.query(f"data.{package}"))
-            document = {} if text == "undefined" else json.loads(text).get("expressions", [{}])[0]
-            error = ""
-        except Exception as exc:
-            document, error = {}, str(exc).strip()[:500]
+        with ProcessPoolExecutor(1, mp_context=context) as pool:
+            try:
+                document, error = pool.submit(
+                    _query_package, pack.modules, files_by_package[package], data, package
+                ).result()
+            except BrokenProcessPool:
+                document, error = (
+                    {},
+                    (
+                        "the embedded engine crashed on this package (regopy fails on `with input "
+                        "as` around builtins); run it with `opa test`, or use `with input.<key> as`"
+                    ),
+                )
         each = (time.perf_counter() - started) / len(names)
         for name in names:
             value = document.get(name) if isinstance(document, dict) else None
@@ -70,6 +76,23 @@ def run_policy_tests(pack: PolicyPack, today: str) -> list[TestResult]:
             )
             results.append(TestResult(package, name, passed, each, detail))
     return results
+
+
+def _query_package(modules: dict[str, str], tests: dict[str, str], data: str, package: str) -> tuple[Any, str]:
+    """The package's document, or an error; one query for all its tests, since the
+    engine compiles the program on every query."""
+    import regopy
+
+    interpreter = regopy.Interpreter()
+    try:
+        for name, source in {**modules, **tests}.items():
+            interpreter.add_module(name, source)
+        interpreter.add_data_json(data)
+        interpreter.set_input(regopy.Input({}))
+        text = str(interpreter.query(f"data.{package}"))
+        return ({} if text == "undefined" else json.loads(text).get("expressions", [{}])[0]), ""
+    except Exception as exc:
+        return {}, str(exc).strip()[:500]
 
 
 def junit_xml(results: list[TestResult]) -> str:

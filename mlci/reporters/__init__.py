@@ -16,19 +16,38 @@ class ReportContext:
     fail_on: Severity = Severity.LOW
     tool_version: str = ""
     rules: dict[str, dict[str, object]] = field(default_factory=dict)  # rule id -> metadata for SARIF
+    files: tuple[str, ...] = ()  # every file checked, also those without findings (JUnit lists them)
 
 
 class Reporter(Protocol):
     def __call__(self, findings: list[Finding], context: ReportContext) -> str: ...
 
 
-def _registry() -> dict[str, Callable[[list[Finding], ReportContext], str]]:
-    from mlci.reporters import json_report, text
+Render = Callable[[list[Finding], ReportContext], str]
 
-    return {
-        "text": text.render,
-        "json": json_report.render,
-    }
+# Format name -> module under mlci.reporters; each module has `render(findings, context) -> str`.
+_MODULES = {
+    "text": "text",
+    "json": "json_report",
+    "sarif": "sarif",
+    "junit": "junit",
+    "github": "github",
+    "gitlab": "gitlab",
+    "markdown": "markdown",
+}
 
 
-REPORTERS = _registry()
+def _lazy(module: str) -> Render:
+    """Import a reporter only when it is used: `mlci check` should not pay for XML or SARIF."""
+
+    def render(findings: list[Finding], context: ReportContext) -> str:
+        from importlib import import_module
+
+        reporter: Render = import_module(f"mlci.reporters.{module}").render
+        return reporter(findings, context)
+
+    render.__name__ = render.__qualname__ = f"render_{module}"
+    return render
+
+
+REPORTERS: dict[str, Render] = {name: _lazy(module) for name, module in _MODULES.items()}
