@@ -522,6 +522,18 @@ def policy_test(policy_dirs: tuple[Path, ...], junit: Path | None, now: str | No
 
 
 @cli.command()
+@click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--name", default=None, help="Project name; default: the folder's name as a DNS label.")
+@click.option("--team", default=None, help="Owning team.")
+def init(folder: Path, name: str | None, team: str | None) -> None:
+    """Write a commented starter mlproject.yaml (never overwrites one)."""
+    from mlci.commands.init import init_project
+
+    target = init_project(folder, name, team)
+    click.echo(f"wrote {target}; next: edit it, then `mlci check {folder}`")
+
+
+@cli.command()
 def schema() -> None:
     """Print the JSON Schema of mlproject.yaml."""
     from mlci.resources import schema_path
