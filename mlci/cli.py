@@ -408,6 +408,8 @@ def lineage_record(path: str, out: Path | None, fmt: str) -> None:
         inputs, model = len(document["inputs"]), document["outputs"][0]["facets"]["mlci_hashes"]["sha256"]
     else:
         inputs, model = len(document["datasets"]), document["model"]["sha256"]
+    for warning in outcome.warnings:
+        click.echo(f"warning: {warning}", err=True)
     shown_model = model[:12] if model else "not found"
     click.echo(f"mlci lineage record: wrote {display_path(outcome.path)} ({inputs} dataset(s), model {shown_model})")
 

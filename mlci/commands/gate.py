@@ -10,7 +10,7 @@ from mlci.findings import Finding
 from mlci.loader import Spec
 from mlci.render.context import BLESSING_FILE, DEFAULT_METRICS_FILE, DEFAULT_MODEL_PATH
 from mlci.runtime.gate import GateResult, blessing, evaluate_gates, gate_findings, read_metrics
-from mlci.runtime.gitinfo import current_commit
+from mlci.runtime.gitinfo import current_commit, is_dirty
 
 
 @dataclass
@@ -34,7 +34,7 @@ def run_gate(
     results = evaluate_gates(evaluation.get("gates", []), values, base)
     target = blessing_path or spec.directory / BLESSING_FILE
     model = spec.directory / spec.data["training"].get("outputs", {}).get("model", DEFAULT_MODEL_PATH)
-    document = blessing(spec, values, results, current_commit(spec.directory), model)
+    document = blessing(spec, values, results, current_commit(spec.directory), model, is_dirty(spec.directory))
     if document["blessed"]:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")

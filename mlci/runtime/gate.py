@@ -3,7 +3,6 @@ production model; a blessing file for deployments when every gate passes."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -14,6 +13,8 @@ from mlci import __version__
 from mlci.errors import InputError, Location, UserError
 from mlci.findings import Finding, Severity
 from mlci.loader import Spec
+from mlci.runtime.hashing import sha256_file
+from mlci.runtime.tabular import markdown_table, text_table
 
 
 @dataclass(frozen=True)
@@ -131,8 +132,8 @@ def gate_findings(spec: Spec, results: list[GateResult]) -> list[Finding]:
     return findings
 
 
-def format_table(results: list[GateResult]) -> str:
-    rows = [("metric", "value", "threshold", "production", "margin", "result")]
+def _rows(results: list[GateResult]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = [("metric", "value", "threshold", "production", "margin", "result")]
     for r in results:
         rows.append(
             (
@@ -144,31 +145,41 @@ def format_table(results: list[GateResult]) -> str:
                 "pass" if r.passed else "FAIL",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return (
-        "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows) + "\n"
-    )
+    return rows
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+def format_table(results: list[GateResult]) -> str:
+    return text_table(_rows(results)) + "\n"
+
+
+def format_markdown(results: list[GateResult]) -> str:
+    return "### Evaluation gates\n\n" + markdown_table(_rows(results)) + "\n"
 
 
 def blessing(
-    spec: Spec, metrics: dict[str, Any], results: list[GateResult], commit: str | None, model_path: Path | None
+    spec: Spec,
+    metrics: dict[str, Any],
+    results: list[GateResult],
+    commit: str | None,
+    model_path: Path | None,
+    dirty: bool | None = None,
 ) -> dict[str, Any]:
+    """What a deployment step checks before it ships: the model, the data it was trained on,
+    the spec and commit it came from, and the metrics that passed."""
+    from mlci.runtime.lineage import blessing_provenance
+
+    model_sha256 = sha256_file(model_path) if model_path and model_path.is_file() else None
+    datasets, lineage = blessing_provenance(spec, model_sha256)
     return {
         "blessed": all(r.passed for r in results),
         "mlci_version": __version__,
         "project": spec.data["project"]["name"],
         "spec_sha256": spec.digest,
         "commit": commit,
-        "datasets": {d["name"]: d.get("sha256") for d in spec.data["datasets"]},
-        "model_sha256": sha256_file(model_path) if model_path and model_path.is_file() else None,
+        "dirty": dirty,
+        "datasets": datasets,
+        "lineage": lineage,
+        "model_sha256": model_sha256,
         "metrics": metrics,
         "gates": [r.to_dict() for r in results],
     }

@@ -26,3 +26,8 @@ def current_commit(cwd: Path) -> str | None:
 def is_dirty(cwd: Path) -> bool | None:
     status = _git(["status", "--porcelain", "--untracked-files=no"], cwd)
     return None if status is None else bool(status)
+
+
+def repository_prefix(cwd: Path) -> str:
+    """`cwd` relative to the repository root ("" at the root or outside a repository)."""
+    return _git(["rev-parse", "--show-prefix"], cwd) or ""

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlci.errors import UserError
+from mlci.errors import MlciError, UserError
 from mlci.loader import Spec
 from mlci.render.context import DEFAULT_METRICS_FILE, DEFAULT_MODEL_PATH, as_argv
 
@@ -52,7 +52,8 @@ def run_command(spec: Spec, argv: list[str]) -> int:
         raise UserError(f"{spec.display_path}: command {argv[0]!r} not found")
     env = {**os.environ, **stage_environment(spec)}
     # No shell: the spec's command is an argv list, so nothing in it is interpreted.
-    return subprocess.run(argv, cwd=spec.directory, env=env, check=False).returncode
+    code = subprocess.run(argv, cwd=spec.directory, env=env, check=False).returncode
+    return 128 - code if code < 0 else code  # killed by a signal: the shell's convention, 128 + signal
 
 
 def stage_command(spec: Spec, stage: str) -> list[str]:
@@ -61,21 +62,34 @@ def stage_command(spec: Spec, stage: str) -> list[str]:
 
 
 def run_stages(
-    spec: Spec, stages: tuple[str, ...], run_gate: Callable[[Spec], int], announce: Callable[[str], None]
+    spec: Spec,
+    stages: tuple[str, ...],
+    run_gate: Callable[[Spec], int],
+    announce: Callable[[str], None],
+    after_train: Callable[[Spec], str] | None = None,
 ) -> list[StageResult]:
+    """Run `stages` in order and stop at the first that fails; `after_train` (the lineage
+    record) is part of the train stage, so its failure is the stage's failure."""
     results: list[StageResult] = []
-    for stage in stages:
+    for number, stage in enumerate(stages, start=1):
         started = time.perf_counter()
+        prefix = f"[{number}/{len(stages)}] {stage}"
         if stage == "gate":
-            announce(f"==> gate: {spec.display_path}")
+            announce(f"==> {prefix}: {spec.display_path}")
             code = run_gate(spec)
         else:
             argv = stage_command(spec, stage)
-            announce(f"==> {stage}: {' '.join(argv)}")
+            announce(f"==> {prefix}: {' '.join(argv)}")
             code = run_command(spec, argv)
+            if code == 0 and stage == "train" and after_train is not None:
+                try:
+                    announce(f"    {after_train(spec)}")
+                except MlciError as exc:
+                    announce(f"    lineage: {exc.message}")
+                    code = exc.exit_code
         elapsed = time.perf_counter() - started
         results.append(StageResult(stage, code, elapsed))
-        announce(f"<== {stage}: {'ok' if code == 0 else f'failed (exit {code})'} in {elapsed:.1f}s")
+        announce(f"<== {prefix}: {'ok' if code == 0 else f'failed (exit {code})'} in {elapsed:.1f}s")
         if code != 0:
             break
     return results

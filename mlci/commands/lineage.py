@@ -1,0 +1,87 @@
+"""`mlci lineage record` and `mlci lineage verify`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlci.discover import display_path
+from mlci.findings import Finding, sort_findings
+from mlci.loader import Spec
+from mlci.runtime.lineage import (
+    LINEAGE_FILE,
+    OPENLINEAGE_FILE,
+    openlineage_event,
+    read_lineage,
+    record_lineage,
+    verify_lineage,
+    write_json,
+)
+
+FORMATS = ("mlci", "openlineage")
+
+
+@dataclass
+class RecordOutcome:
+    path: Path
+    document: dict[str, Any]
+    warnings: list[str]
+
+
+@dataclass
+class VerifyOutcome:
+    lineage_path: Path
+    findings: list[Finding]
+    recorded: dict[str, Any]
+
+
+def default_lineage_path(spec: Spec) -> Path:
+    return spec.directory / LINEAGE_FILE
+
+
+def run_record(spec: Spec, out: Path | None = None, fmt: str = "mlci") -> RecordOutcome:
+    document = record_lineage(spec)
+    warnings = [
+        f"dataset {d['name']!r}: {d['path']} not found; recorded without a hash"
+        for d in document["datasets"]
+        if d["kind"] == "missing"
+    ]
+    if document["model"]["sha256"] is None:
+        warnings.append(f"model {document['model']['path']} not found; run the training first")
+    if fmt == "openlineage":
+        from mlci.runtime.gitinfo import repository_prefix
+
+        document = openlineage_event(document, repository_prefix(spec.directory))
+        target = out or spec.directory / OPENLINEAGE_FILE
+    else:
+        target = out or default_lineage_path(spec)
+    write_json(target, document)
+    return RecordOutcome(target, document, warnings)
+
+
+def run_verify(spec: Spec, lineage: Path | None = None) -> VerifyOutcome:
+    path = lineage or default_lineage_path(spec)
+    shown = display_path(path)
+    recorded = read_lineage(path, shown)
+    findings = []
+    for difference in verify_lineage(spec, recorded):
+        if difference.spec_path is not None:
+            location = spec.location(difference.spec_path)
+            file, line, column = location.file, location.line, location.column
+        else:
+            file, line, column = shown, 1, 1
+        findings.append(
+            Finding(
+                rule_id=difference.rule,
+                severity=difference.severity,
+                message=difference.message,
+                file=file,
+                line=line,
+                column=column,
+                path=difference.spec_path or (),
+                remediation="Retrain and record the lineage again, or restore what changed.",
+                source="lineage",
+            )
+        )
+    return VerifyOutcome(path, sort_findings(findings), recorded)

@@ -1,0 +1,59 @@
+"""Streamed file digests: datasets may be far larger than memory."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+CHUNK = 1 << 20  # 1 MiB: large enough to keep hashlib busy, small enough for any machine
+
+
+@dataclass(frozen=True)
+class Digest:
+    sha256: str
+    size: int
+    md5: str | None = None  # only when asked for: DVC pins data by md5
+    files: int = 1  # more than one for a folder
+
+
+def sha256_file(path: Path) -> str:
+    return digest_file(path).sha256
+
+
+def digest_file(path: Path, with_md5: bool = False) -> Digest:
+    """sha256 (and md5) of a file in one pass of fixed-size reads."""
+    sha = hashlib.sha256()
+    md5 = hashlib.md5(usedforsecurity=False) if with_md5 else None
+    size = 0
+    with path.open("rb") as handle:
+        while block := handle.read(CHUNK):
+            sha.update(block)
+            if md5 is not None:
+                md5.update(block)
+            size += len(block)
+    return Digest(sha.hexdigest(), size, md5.hexdigest() if md5 else None)
+
+
+def digest_tree(root: Path) -> Digest:
+    """A folder's digest: sha256 of `sha256sum`-style lines, sorted by relative path.
+
+    Independent of file times and of the order the file system lists entries in."""
+    lines = []
+    size = 0
+    for folder, dirs, names in os.walk(root):
+        dirs.sort()
+        for name in names:
+            path = Path(folder, name)
+            if not path.is_file():
+                continue
+            digest = digest_file(path)
+            size += digest.size
+            lines.append(f"{digest.sha256}  {path.relative_to(root).as_posix()}\n")
+    lines.sort(key=lambda line: line[66:])
+    return Digest(hashlib.sha256("".join(lines).encode()).hexdigest(), size, files=len(lines))
+
+
+def digest_path(path: Path, with_md5: bool = False) -> Digest:
+    return digest_tree(path) if path.is_dir() else digest_file(path, with_md5)
