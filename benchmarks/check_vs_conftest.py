@@ -97,18 +97,26 @@ def main() -> None:
         one = str(specs[1])
         conftest_args = [conftest, "test", "--no-color", "--data", str(data), "--policy", str(policy)]
         rows = [
-            ("1 project", [*mlci, "check", one, "--now", "2026-11-22"],
-             [*mlci, "check", one, "--now", "2026-11-22", "--engine", "opa"], [*conftest_args, one]),
-            (f"{args.projects} projects", [*mlci, "check", str(work / "tree"), "--now", "2026-11-22"],
-             [*mlci, "check", str(work / "tree"), "--now", "2026-11-22", "--engine", "opa"],
-             [*conftest_args, *map(str, specs)]),
+            (
+                "1 project",
+                [*mlci, "check", one, "--now", "2026-11-22"],
+                [*mlci, "check", one, "--now", "2026-11-22", "--engine", "opa"],
+                [*conftest_args, one],
+            ),
+            (
+                f"{args.projects} projects",
+                [*mlci, "check", str(work / "tree"), "--now", "2026-11-22"],
+                [*mlci, "check", str(work / "tree"), "--now", "2026-11-22", "--engine", "opa"],
+                [*conftest_args, *map(str, specs)],
+            ),
         ]
         print(f"{'case':<16} {'conftest':>9} {'mlci':>9} {'ratio':>6} {'mlci --engine opa':>18} {'ratio':>6}")
         for label, embedded, binary, reference in rows:
             base = timed(reference, args.repeat)
             ours = timed(embedded, args.repeat, env)
             ours_opa = timed(binary, args.repeat, env)
-            print(f"{label:<16} {base:>8.2f}s {ours:>8.2f}s {ours / base:>6.2f} {ours_opa:>17.2f}s {ours_opa / base:>6.2f}")
+            ratio, ratio_opa = ours / base, ours_opa / base
+            print(f"{label:<16} {base:>8.2f}s {ours:>8.2f}s {ratio:>6.2f} {ours_opa:>17.2f}s {ratio_opa:>6.2f}")
         print("(ratio = mlci / conftest; goals: 1 project <= 1.0, 1000 projects <= 0.5)")
 
 

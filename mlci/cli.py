@@ -204,7 +204,7 @@ def check(
     )
     outcome, pack = run_check(paths, options)
     threshold = Severity.parse(fail_on)
-    rules = {
+    rules: dict[str, dict[str, object]] = {
         m.id: {
             "title": m.title,
             "description": m.description,

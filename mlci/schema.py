@@ -137,7 +137,7 @@ def _did_you_mean(word: str, options: list[str]) -> str:
 
 def _type_phrase(expected: Any) -> str:
     names = expected if isinstance(expected, list) else [expected]
-    articles = {
+    articles: dict[str, str] = {
         "object": "a mapping",
         "array": "a list",
         "string": "a string",
@@ -146,7 +146,7 @@ def _type_phrase(expected: Any) -> str:
         "boolean": "true or false",
         "null": "empty",
     }
-    return " or ".join(articles.get(n, n) for n in names)
+    return " or ".join(articles.get(str(n), str(n)) for n in names)
 
 
 def _type_name(value: Any) -> str:
