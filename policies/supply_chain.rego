@@ -33,6 +33,16 @@ images_pinned_by_digest contains violation if {
 	}
 }
 
+# Without training.image the build falls back to a floating python:<version>-slim tag.
+images_pinned_by_digest contains violation if {
+	input.training
+	object.get(input.training, "image", null) == null
+	violation := {
+		"msg": "training.image is not set: images build on the floating default python:<version>-slim; set a base image pinned by digest",
+		"path": ["training", "image"],
+	}
+}
+
 # METADATA
 # title: No secrets in the spec
 # description: >-

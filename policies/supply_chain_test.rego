@@ -43,6 +43,11 @@ test_serving_image_short_digest_fails if {
 	paths(violations) == {["serving", "image"]}
 }
 
+test_training_image_missing_fails if {
+	violations := supply_chain.images_pinned_by_digest with input.training as object.remove(training, ["image"])
+	paths(violations) == {["training", "image"]}
+}
+
 # MLCI-SUP-002 no_secrets_in_spec
 
 test_no_secrets_passes if {
