@@ -10,11 +10,14 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ruamel.yaml import YAML
+
+from tests.crds.validate import validate_files
 
 
 def prefix() -> Path:
@@ -46,7 +49,15 @@ def _run(
 
 
 def classify(tree: Path) -> dict[str, list[Path]]:
-    kinds: dict[str, list[Path]] = {"github": [], "gitlab": [], "jenkins": [], "docker": [], "k8s": []}
+    kinds: dict[str, list[Path]] = {
+        "github": [],
+        "gitlab": [],
+        "jenkins": [],
+        "azure": [],
+        "docker": [],
+        "k8s": [],
+        "kustomize": [],
+    }
     for path in sorted(tree.rglob("*")):
         if not path.is_file() or ".git" in path.parts or ".gitlab-ci-local" in path.parts:
             continue
@@ -57,12 +68,16 @@ def classify(tree: Path) -> dict[str, list[Path]]:
             kinds["gitlab"].append(path)
         elif path.name.startswith("Jenkinsfile"):
             kinds["jenkins"].append(path)
-        elif path.name.startswith("Dockerfile"):
+        elif path.name in ("azure-pipelines.yml", "azure-pipelines.yaml"):
+            kinds["azure"].append(path)
+        elif path.name.startswith("Dockerfile") or path.name.endswith(".Dockerfile"):
             kinds["docker"].append(path)
         elif path.suffix in (".yml", ".yaml") and path.name != "mlproject.yaml":
             docs = [d for d in YAML(typ="safe").load_all(path.read_text()) if isinstance(d, dict)]
             if docs and all("apiVersion" in d and "kind" in d for d in docs):
                 kinds["k8s"].append(path)
+            if path.name == "kustomization.yaml":
+                kinds["kustomize"].append(path)
     return kinds
 
 
@@ -73,8 +88,47 @@ def checkov(framework: str, files: list[Path]) -> Verdict:
     return _run(f"checkov/{framework}", cmd)
 
 
-def check_jsonschema(schema: str, files: list[Path]) -> Verdict:
-    return _run(f"schema:{schema}", [str(tool("check-jsonschema")), "--builtin-schema", schema, *map(str, files)])
+def kubernetes_validate(files: list[Path]) -> Verdict:
+    return _run("kubernetes-validate", [str(tool("kubernetes-validate")), "--strict", "--no-warn", *map(str, files)])
+
+
+def crd_schemas(files: list[Path]) -> Verdict:
+    """Custom resources against their published CRDs' schemas (tests/crds), strictly."""
+    checked, problems = validate_files(files)
+    return Verdict("crd-schemas", not problems, "\n".join(problems) or f"{checked} custom resources valid")
+
+
+def kustomize_build(kustomizations: list[Path], out: Path) -> Verdict:
+    """`kustomize build` of each kustomization's folder, as a deploy job or Argo CD runs it;
+    each result lands in `out` as one multi-document YAML file."""
+    outputs = []
+    for kustomization in kustomizations:
+        folder = kustomization.parent
+        target = out / f"{'__'.join(folder.parts[-4:])}.yaml"
+        verdict = _run("kustomize", [str(tool("kustomize")), "build", str(folder), "-o", str(target)])
+        if not verdict.ok:
+            return Verdict("kustomize", False, f"{folder}: {verdict.output}")
+        outputs.append(f"{folder} -> {target.name}")
+    return Verdict("kustomize", True, "\n".join(outputs))
+
+
+def built(judge: Callable[[list[Path]], Verdict]) -> Callable[[list[Path]], Verdict]:
+    """Run `judge` on what kustomize builds from the kustomizations, not on their sources."""
+
+    def run(kustomizations: list[Path]) -> Verdict:
+        with tempfile.TemporaryDirectory() as tmp:
+            build = kustomize_build(kustomizations, Path(tmp))
+            if not build.ok:
+                return build
+            verdict = judge(sorted(Path(tmp).glob("*.yaml")))
+            return Verdict(f"kustomize build | {verdict.judge}", verdict.ok, verdict.output)
+
+    return run
+
+
+def check_jsonschema(schema: str, files: list[Path], regex_variant: str = "default") -> Verdict:
+    cmd = [str(tool("check-jsonschema")), "--builtin-schema", schema, "--regex-variant", regex_variant]
+    return _run(f"schema:{schema}", [*cmd, *map(str, files)])
 
 
 # kind -> [(judge, the tool it needs, how to run it)]
@@ -102,6 +156,15 @@ JUDGES: dict[str, list[tuple[str, str, Callable[[list[Path]], Verdict]]]] = {
             ),
         ),
     ],
+    "azure": [
+        # Microsoft's schema has patterns that are not valid in ECMAScript's unicode mode.
+        (
+            "schema:azure-pipelines",
+            "check-jsonschema",
+            lambda fs: check_jsonschema("vendor.azure-pipelines", fs, regex_variant="nonunicode"),
+        ),
+        ("checkov/azure_pipelines", "checkov", lambda fs: checkov("azure_pipelines", fs)),
+    ],
     "docker": [
         (
             "hadolint",
@@ -113,14 +176,14 @@ JUDGES: dict[str, list[tuple[str, str, Callable[[list[Path]], Verdict]]]] = {
         ("checkov/dockerfile", "checkov", lambda fs: checkov("dockerfile", fs)),
     ],
     "k8s": [
-        (
-            "kubernetes-validate",
-            "kubernetes-validate",
-            lambda fs: _run(
-                "kubernetes-validate", [str(tool("kubernetes-validate")), "--strict", "--no-warn", *map(str, fs)]
-            ),
-        ),
+        ("kubernetes-validate", "kubernetes-validate", kubernetes_validate),
         ("checkov/kubernetes", "checkov", lambda fs: checkov("kubernetes", fs)),
+    ],
+    # Every kustomization as built: what a cluster actually receives.
+    "kustomize": [
+        ("kustomize+kubernetes-validate", "kustomize", built(kubernetes_validate)),
+        ("kustomize+checkov/kubernetes", "kustomize", built(lambda fs: checkov("kubernetes", fs))),
+        ("kustomize+crd-schemas", "kustomize", built(crd_schemas)),
     ],
 }
 

@@ -126,7 +126,7 @@ environment = obj(
         "region": ref("region", "Where the cluster runs; personal data may only be served in its jurisdiction."),
         "replicas": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1, "description": "Serving replicas without autoscaling. Default 1."},
         "autoscaling": obj(
-            "Horizontal autoscaling of the serving Deployment.",
+            "Horizontal autoscaling of the model server: a HorizontalPodAutoscaler in this environment's overlay (with provider kserve, the predictor's own autoscaling). Without it the environment runs `replicas` servers.",
             {
                 "min_replicas": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "Lowest number of replicas."},
                 "max_replicas": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "Highest number of replicas."},
@@ -138,8 +138,8 @@ environment = obj(
             "How a new model version replaces the old one.",
             {
                 "type": {"enum": ["rolling", "canary"], "default": "rolling", "description": "rolling: replace pods gradually; canary: shift traffic in steps. Default rolling."},
-                "steps": arr("Canary steps, in order (for type: canary).", {"$ref": "#/$defs/canaryStep"}, minItems=1, maxItems=20),
-                "provider": {"enum": ["argo-rollouts", "kserve"], "default": "argo-rollouts", "description": "What runs the canary. Default argo-rollouts."},
+                "steps": arr("Canary steps, in order (for type: canary). Default: 20 % for 10m, then 50 % for 10m, then all.", {"$ref": "#/$defs/canaryStep"}, minItems=1, maxItems=20),
+                "provider": {"enum": ["argo-rollouts", "kserve"], "default": "argo-rollouts", "description": "What runs the canary. argo-rollouts (the default): an Argo Rollouts Rollout replaces the Deployment, walks the steps and aborts when an AnalysisTemplate on serving.latency_slo_ms and the evaluation gates (measured online, in Prometheus) fails. kserve: a KServe InferenceService (Serverless mode) replaces the Deployment and Service, and the deploy job walks the steps through its canaryTrafficPercent."},
             },
         ),
         "approvals": obj(
@@ -232,24 +232,27 @@ schema = {
                 "drift": obj(
                     "Data drift between the training data and live data.",
                     {
-                        "method": {"enum": ["psi", "ks", "chi2"], "default": "psi", "description": "Statistic used to decide drift. Default psi."},
-                        "threshold": {"type": "number", "exclusiveMinimum": 0, "default": 0.1, "description": "Drift above this value fails (PSI 0.1 to 0.25 is customary). Default 0.1."},
+                        "method": {"enum": ["psi", "ks", "chi2"], "default": "psi", "description": "What decides drift: psi (population stability index of every feature), or ks / chi2 (statistical tests: Kolmogorov-Smirnov for numeric features, chi-square for categorical ones). Default psi."},
+                        "threshold": {"type": "number", "exclusiveMinimum": 0, "default": 0.1, "description": "With psi, a PSI above it is drift (0.1 to 0.25 is customary); with ks or chi2, the significance level: a p-value below it is drift (e.g. 0.05). Default 0.1."},
                         "schedule": ref("cron", "When the drift check runs."),
                         "reference": ref("relativePath", "The reference data (usually the training set)."),
                         "current": s("Where current data is read from (path or URI).", minLength=1, maxLength=1024),
                     },
                 ),
                 "latency": obj("Latency alerting.", {"p95_ms": {"type": "integer", "minimum": 1, "description": "Alert when p95 latency exceeds this."}}),
+                "prometheus_url": s("The Prometheus that canary analysis queries (http or https URL). Default: the Argo Rollouts controller's ARGO_ROLLOUTS_PROMETHEUS_ADDRESS.", pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$", maxLength=500),
                 "alerts": arr("Alert destinations, as 'kind:target' (slack:#channel, email:team@example.com, pagerduty:service).", {"type": "string", "pattern": r"^(slack|email|pagerduty|webhook):[^\s]{1,200}$"}),
             },
         ),
         "ci": obj(
             "How the pipelines are rendered.",
             {
-                "providers": arr("Which CI systems to render for. Default: all.", {"enum": ["github", "gitlab", "jenkins"]}, uniqueItems=True, minItems=1),
+                "providers": arr("Which CI systems to render for. Default: github, gitlab and jenkins.", {"enum": ["github", "gitlab", "jenkins", "azure"]}, uniqueItems=True, minItems=1),
                 "runner_labels": arr("Runner labels or tags for CI jobs.", {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"}, uniqueItems=True),
                 "python_version": s("Python version for CI jobs. Default 3.11.", pattern=r"^3\.[0-9]{1,2}$", default="3.11"),
                 "image": ref("image", "Container image for the CI jobs that run mlci (GitLab `image:`); default: none, the runner's own Python (select runners with runner_labels)."),
+                "repository_url": s("The git repository Argo CD deploys the rendered overlays from (https://, ssh:// or git@host:path). Default: https://git.example.com/<team>/<project>.git, a placeholder to replace.", pattern=r"^(https://|ssh://|git@)[A-Za-z0-9._~:/@+-]{3,400}$"),
+                "repository_path": ref("relativePath", "Where the render output (the folder holding k8s/) is in that repository, for Argo CD's source path. Default '.', the repository root."),
                 "image_registry": s("Where CI pushes the project's images, e.g. ghcr.io/acme or registry.example.com/ml. Default registry.example.com/<team>.", pattern=r"^[a-z0-9][a-z0-9.-]*(:[0-9]{1,5})?(/[a-z0-9][a-z0-9._-]*)*$", maxLength=200),
                 "mlci_version": s("The mlci version CI installs. Default: the version that rendered the files.", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+([a-z0-9.+-]*)$"),
                 "env": {"type": "object", "description": "Extra environment variables for every CI job.", "propertyNames": {"pattern": ENV_NAME}, "additionalProperties": {"type": ["string", "number", "boolean"]}, "maxProperties": 50},

@@ -15,8 +15,14 @@ class RenderedFile:
 
 
 class Renderer(Protocol):
-    name: str
-    description: str
+    """A render target: `RENDERERS` maps its name to it, `--target` chooses it."""
+
+    # Read-only, so frozen dataclasses and plain objects both satisfy the protocol.
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
 
     def render(self, context: dict[str, Any]) -> list[RenderedFile]: ...
 

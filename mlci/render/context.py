@@ -17,7 +17,14 @@ DEFAULT_MODEL_PATH = "artifacts/model.joblib"
 DEFAULT_METRICS_FILE = "artifacts/metrics.json"
 DEFAULT_REQUIREMENTS = "requirements.txt"
 BLESSING_FILE = "artifacts/blessing.json"
+# The CI targets rendered when the spec names no ci.providers; other CI renderers are opt-in.
 CI_TARGETS = ("github", "gitlab", "jenkins")
+# A canary without steps of its own: a fifth, then half, ten minutes each, then everything.
+DEFAULT_CANARY_STEPS = ({"weight": 20, "pause": "10m"}, {"weight": 50, "pause": "10m"})
+# Pushing a tag that starts with this deploys through to production (behind its approvals).
+RELEASE_TAG_PREFIX = "v"
+# Added to a canary's pauses for its pods to start and for the last step to complete.
+ROLLOUT_MARGIN_MINUTES = 15
 
 
 def as_argv(command: str | list[str] | None) -> list[str]:
@@ -39,6 +46,10 @@ def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[s
     python_version = ci.get("python_version", DEFAULT_PYTHON)
     training_image = training.get("image", f"python:{python_version}-slim")
     registry = ci.get("image_registry", f"registry.example.com/{project.get('team', 'ml')}")
+    repository = f"{registry}/{project['name']}"
+    # One image serves and trains unless serving names a base of its own: then training gets
+    # an image of its own too (templates/docker).
+    separate_training_image = serving is not None and serving.get("image", training_image) != training_image
 
     # Pipeline jobs run mlci from the project folder, so the check re-renders from there.
     render_args = [spec_file]
@@ -66,7 +77,15 @@ def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[s
             "authors": project.get("authors", []),
         },
         "image": {
-            "repository": f"{registry}/{project['name']}",
+            "repository": repository,
+            "training_repository": f"{repository}-training" if separate_training_image else repository,
+            "training_dockerfile": "training.Dockerfile" if separate_training_image else "Dockerfile",
+        },
+        "gitops": {
+            "repository_url": ci.get(
+                "repository_url", f"https://git.example.com/{project.get('team', 'ml')}/{project['name']}.git"
+            ),
+            "repository_path": ci.get("repository_path", "."),
         },
         "python_version": python_version,
         "ci_image": ci.get("image"),
@@ -94,6 +113,10 @@ def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[s
         "serving": _serving(serving, training_image),
         "environments": [_environment(env) for env in data.get("environments", [])],
         "monitoring": data.get("monitoring"),
+        "drift": _drift(data.get("monitoring", {}).get("drift")),
+        # Monorepos: CI runs this project's pipeline only when its folder (or the pipeline) changed.
+        "path_filters": [f"{project_dir}/**"] if project_dir != "." and not project_dir.startswith("..") else [],
+        "release_tag_prefix": RELEASE_TAG_PREFIX,
         "governance": data.get("governance", {}),
     }
 
@@ -115,6 +138,39 @@ def _serving(serving: dict[str, Any] | None, training_image: str) -> dict[str, A
     }
 
 
+def _drift(raw: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The scheduled drift check, when the spec gives it a schedule and reference data."""
+    if not raw or "schedule" not in raw or "reference" not in raw:
+        return None
+    return {
+        "schedule": raw["schedule"],
+        "method": raw.get("method", "psi"),
+        "threshold": raw.get("threshold", 0.1),
+        "reference": raw["reference"],
+        "current": raw.get("current"),
+        # A URI is not read by `mlci drift`: CI then names a local copy in MLCI_DRIFT_CURRENT.
+        "current_is_local": "current" in raw and "://" not in raw["current"],
+    }
+
+
+def _seconds(duration: str) -> int:
+    """A schema duration (10m, 1h, 30s) in seconds."""
+    return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600}[duration[-1]]
+
+
+def _canary_steps(strategy: dict[str, Any]) -> list[dict[str, Any]]:
+    if strategy.get("type") != "canary":
+        return []
+    return [
+        {
+            "weight": step["weight"],
+            "pause": step.get("pause"),
+            "pause_seconds": _seconds(step["pause"]) if "pause" in step else 0,
+        }
+        for step in strategy.get("steps", DEFAULT_CANARY_STEPS)
+    ]
+
+
 def _autoscaling(raw: dict[str, Any] | None) -> dict[str, Any] | None:
     if raw is None:
         return None
@@ -124,6 +180,7 @@ def _autoscaling(raw: dict[str, Any] | None) -> dict[str, Any] | None:
 def _environment(env: dict[str, Any]) -> dict[str, Any]:
     strategy = env.get("strategy", {})
     approvals = env.get("approvals", {})
+    canary = _canary_steps(strategy)
     return {
         "name": env["name"],
         "tier": env["tier"],
@@ -134,8 +191,11 @@ def _environment(env: dict[str, Any]) -> dict[str, Any]:
         "autoscaling": _autoscaling(env.get("autoscaling")),
         "strategy": {
             "type": strategy.get("type", "rolling"),
-            "steps": strategy.get("steps", []),
+            "steps": strategy.get("steps", list(DEFAULT_CANARY_STEPS) if strategy.get("type") == "canary" else []),
             "provider": strategy.get("provider", "argo-rollouts"),
+            "canary_steps": canary,
+            # How long a deploy job may wait for the rollout: every pause, plus the margin.
+            "timeout_minutes": -(-sum(step["pause_seconds"] for step in canary) // 60) + ROLLOUT_MARGIN_MINUTES,
         },
         "approvals": {
             "required": approvals.get("required", 0),
