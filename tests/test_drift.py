@@ -304,27 +304,3 @@ def test_missing_files_and_settings_are_exit_2(cli, tmp_path: Path, monkeypatch:
     assert "has no column(s) zz" in bad_column.stderr
     parquet = cli("drift", "--reference", "r.csv", "--current", "x.parquet")
     assert parquet.exit_code == 2
-
-
-def test_check_and_render_import_neither_drift_nor_lineage(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    probe = (
-        "import sys\n"
-        "from mlci.cli import main\n"
-        "for args in (['check', sys.argv[1]], ['render', sys.argv[1], '--out', sys.argv[2]]):\n"
-        "    try:\n"
-        "        main(args)\n"
-        "    except SystemExit as exit:\n"
-        "        assert exit.code == 0, (args, exit.code)\n"
-        "loaded = sorted(m for m in sys.modules if m.startswith(('mlci.runtime', 'mlci.commands.drift',\n"
-        "    'mlci.commands.lineage', 'mlci.commands.gate', 'numpy', 'scipy', 'pyarrow')))\n"
-        "print('LOADED', loaded)\n"
-    )
-    example = ROOT / "examples" / "credit-risk"
-    proc = subprocess.run(
-        [sys.executable, "-c", probe, str(example), str(tmp_path / "out")], capture_output=True, text=True, cwd=tmp_path
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "LOADED []" in proc.stdout

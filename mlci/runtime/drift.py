@@ -156,18 +156,26 @@ def _decide(method: str, threshold: float, psi_value: float, p_value: float) -> 
     return p_value, p_value < threshold
 
 
-def compare_numeric(
-    name: str, reference: NumericColumn, current: NumericColumn, method: str, threshold: float
-) -> FeatureDrift:
+def _counts(name: str, kind: str, reference: Any, current: Any) -> tuple[dict[str, Any], FeatureDrift | None]:
+    """The sizes every result reports, and the skipped result when one side has no values."""
     counts: dict[str, Any] = dict(
         n_reference=reference.count,
         n_current=current.count,
         missing_reference=reference.missing,
         missing_current=current.missing,
     )
-    if not reference.count or not current.count:
-        side = "reference" if not reference.count else "current"
-        return FeatureDrift(name, "numeric", skipped=f"no values in the {side} data", **counts)
+    if reference.count and current.count:
+        return counts, None
+    side = "reference" if not reference.count else "current"
+    return counts, FeatureDrift(name, kind, skipped=f"no values in the {side} data", **counts)
+
+
+def compare_numeric(
+    name: str, reference: NumericColumn, current: NumericColumn, method: str, threshold: float
+) -> FeatureDrift:
+    counts, empty = _counts(name, "numeric", reference, current)
+    if empty:
+        return empty
     a = np.sort(reference.values)
     b = np.sort(current.values)
     edges = bin_edges(a)
@@ -185,15 +193,9 @@ def compare_numeric(
 def compare_categorical(
     name: str, reference: CategoricalColumn, current: CategoricalColumn, method: str, threshold: float
 ) -> FeatureDrift:
-    counts: dict[str, Any] = dict(
-        n_reference=reference.count,
-        n_current=current.count,
-        missing_reference=reference.missing,
-        missing_current=current.missing,
-    )
-    if not reference.count or not current.count:
-        side = "reference" if not reference.count else "current"
-        return FeatureDrift(name, "categorical", skipped=f"no values in the {side} data", **counts)
+    counts, empty = _counts(name, "categorical", reference, current)
+    if empty:
+        return empty
     distinct = len(reference.counts)
     if distinct > IDENTIFIER_MIN_DISTINCT and distinct > reference.count / 2:
         return FeatureDrift(
