@@ -34,6 +34,8 @@ class OutputSpec(click.ParamType):
 
 
 def _outputs_option(default: str = "text") -> Any:
+    from mlci.reporters import REPORTERS  # names only: each reporter module loads when used
+
     return click.option(
         "-o",
         "--output",
@@ -41,7 +43,7 @@ def _outputs_option(default: str = "text") -> Any:
         type=OutputSpec(),
         multiple=True,
         default=[(default, None)],
-        help="Report format, repeatable: text, json, ...; FORMAT=PATH writes to a file.",
+        help=f"Report format, repeatable: {', '.join(REPORTERS)}; FORMAT=PATH writes to a file.",
     )
 
 
