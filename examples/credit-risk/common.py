@@ -85,3 +85,46 @@ def write_test_split(path: Path, X: np.ndarray, y: np.ndarray, gender: np.ndarra
         writer.writerow([*FEATURES, SENSITIVE, TARGET])
         for row, label, group in zip(X, y, gender, strict=True):
             writer.writerow([*(repr(float(value)) for value in row), group, int(label)])
+
+
+class LatencyHistogram:
+    """Request latency in Prometheus's text format, with the standard library only.
+
+    mlci's rendered canary analysis and alerts query `mlci_request_duration_seconds`
+    (p95 from the buckets); Prometheus adds namespace, service and pod labels itself.
+    """
+
+    BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._counts = [0] * len(self.BUCKETS)
+        self._sum = 0.0
+        self._total = 0
+
+    def observe(self, seconds: float) -> None:
+        with self._lock:
+            for index, bound in enumerate(self.BUCKETS):
+                if seconds <= bound:
+                    self._counts[index] += 1
+            self._sum += seconds
+            self._total += 1
+
+    def exposition(self) -> str:
+        with self._lock:
+            lines = [
+                "# HELP mlci_request_duration_seconds Latency of prediction requests.",
+                "# TYPE mlci_request_duration_seconds histogram",
+            ]
+            lines += [
+                f'mlci_request_duration_seconds_bucket{{le="{bound}"}} {count}'
+                for bound, count in zip(self.BUCKETS, self._counts, strict=True)
+            ]
+            lines += [
+                f'mlci_request_duration_seconds_bucket{{le="+Inf"}} {self._total}',
+                f"mlci_request_duration_seconds_sum {self._sum:.6f}",
+                f"mlci_request_duration_seconds_count {self._total}",
+            ]
+        return "\n".join(lines) + "\n"

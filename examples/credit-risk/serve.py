@@ -1,6 +1,7 @@
 """Serve the credit-risk model over HTTP with the standard library only.
 
     GET  /healthz   -> 200 {"status": "ok"}
+    GET  /metrics   -> request latency (mlci_request_duration_seconds) for Prometheus
     POST /predict   {"instances": [{"age": 35, "income": 42000, "loan_amount": 12000,
                                     "term_months": 36, "credit_history_years": 6.5,
                                     "n_late_payments": 0}, ...]}
@@ -32,10 +33,11 @@ from typing import Any
 
 import joblib
 
-from common import FEATURES, fail, model_path
+from common import FEATURES, LatencyHistogram, fail, model_path
 
 HEALTH_PATH = "/healthz"  # serving.health_path in mlproject.yaml
 PREDICT_PATH = "/predict"
+METRICS_PATH = "/metrics"  # Prometheus scrapes request latency here
 THRESHOLD = 0.5  # the same cut-off evaluate.py measures
 MAX_BODY_BYTES = 1 << 20
 MAX_INSTANCES = 1000
@@ -88,6 +90,7 @@ def _row(index: int, instance: Any) -> list[float]:
 
 class Handler(BaseHTTPRequestHandler):
     model: Any = None
+    latency = LatencyHistogram()
 
     def version_string(self) -> str:
         return "credit-risk"  # no Python version in the Server header
@@ -113,9 +116,19 @@ class Handler(BaseHTTPRequestHandler):
     def _reply_and_log(self, status: int, body: dict[str, Any], request_id: str, started: float) -> None:
         log(request_id=request_id, latency_ms=self._reply(status, body, request_id, started))
 
+    def _send_metrics(self) -> None:
+        data = self.latency.exposition().encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def do_GET(self) -> None:
         started, request_id = time.perf_counter(), self._request_id()
-        if self.path == HEALTH_PATH:
+        if self.path == METRICS_PATH:
+            self._send_metrics()
+        elif self.path == HEALTH_PATH:
             self._reply_and_log(200, {"status": "ok"}, request_id, started)
         else:
             self._reply_and_log(404, {"error": "not found"}, request_id, started)
@@ -142,6 +155,7 @@ class Handler(BaseHTTPRequestHandler):
         scores = [round(float(p), 6) for p in self.model.predict_proba(rows)[:, 1]]
         body = {"scores": scores, "predictions": [int(s >= THRESHOLD) for s in scores]}
         latency_ms = self._reply(200, body, request_id, started)
+        self.latency.observe(time.perf_counter() - started)
         for score in scores:
             log(request_id=request_id, score=score, latency_ms=latency_ms)
 

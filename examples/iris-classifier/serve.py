@@ -1,6 +1,7 @@
 """Serve the iris classifier over HTTP with the standard library only.
 
     GET  /healthz   -> 200 {"status": "ok"}
+    GET  /metrics   -> request latency (mlci_request_duration_seconds) for Prometheus
     POST /predict   {"instances": [[sepal_length, sepal_width, petal_length, petal_width], ...]}
                     -> 200 {"predictions": ["setosa", ...], "probabilities": [[...], ...], "classes": [...]}
 
@@ -24,10 +25,11 @@ from typing import Any
 
 import joblib
 
-from common import FEATURES, fail, model_path
+from common import FEATURES, LatencyHistogram, fail, model_path
 
 HEALTH_PATH = "/healthz"  # serving.health_path in mlproject.yaml
 PREDICT_PATH = "/predict"
+METRICS_PATH = "/metrics"  # Prometheus scrapes request latency here
 MAX_BODY_BYTES = 1 << 20
 MAX_INSTANCES = 1000
 # A caller's X-Request-ID is echoed and logged only when it is a harmless token.
@@ -70,6 +72,7 @@ def _finite_numbers(values: list[Any]) -> list[float] | None:
 
 class Handler(BaseHTTPRequestHandler):
     model: Any = None
+    latency = LatencyHistogram()
 
     def version_string(self) -> str:
         return "iris-classifier"  # no Python version in the Server header
@@ -97,9 +100,19 @@ class Handler(BaseHTTPRequestHandler):
             flush=True,
         )
 
+    def _send_metrics(self) -> None:
+        data = self.latency.exposition().encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def do_GET(self) -> None:
         started, request_id = time.perf_counter(), self._request_id()
-        if self.path == HEALTH_PATH:
+        if self.path == METRICS_PATH:
+            self._send_metrics()
+        elif self.path == HEALTH_PATH:
             self._reply(200, {"status": "ok"}, request_id, started)
         else:
             self._reply(404, {"error": "not found"}, request_id, started)
@@ -130,6 +143,7 @@ class Handler(BaseHTTPRequestHandler):
             "classes": classes,
         }
         self._reply(200, body, request_id, started)
+        self.latency.observe(time.perf_counter() - started)
 
 
 def main() -> None:
