@@ -77,9 +77,7 @@ def _emit(
 ) -> None:
     from mlci.reporters import REPORTERS, ReportContext
 
-    context = ReportContext(
-        command=command, fail_on=fail_on, tool_version=__version__, rules=rules or {}, files=files
-    )
+    context = ReportContext(command=command, fail_on=fail_on, tool_version=__version__, rules=rules or {}, files=files)
     for fmt, path in outputs:
         _write_report(REPORTERS[fmt](findings, context), path)
 

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from mlci.errors import Location
+
 
 class Severity(enum.IntEnum):
     """Ordered so that `severity >= threshold` decides failing."""
@@ -68,6 +70,11 @@ class Finding:
 
     def sort_key(self) -> tuple[Any, ...]:
         return (self.file, self.line, self.column, self.rule_id, self.message)
+
+    @classmethod
+    def at(cls, location: Location, **fields: Any) -> Finding:
+        """A finding at a position in a file (every source points at one)."""
+        return cls(file=location.file, line=location.line, column=location.column, **fields)
 
     def waived(self, **extra: Any) -> Finding:
         return replace(self, status=Status.WAIVED, extra={**self.extra, **extra})

@@ -55,13 +55,11 @@ def validate_spec(spec: Spec) -> list[Finding]:
     for error in _validator().iter_errors(spec.data):
         for path, message in _explain(error):
             location = spec.location(path)
-            finding = Finding(
+            finding = Finding.at(
+                location,
                 rule_id=SCHEMA_RULE,
                 severity=Severity.HIGH,
                 message=message,
-                file=location.file,
-                line=location.line,
-                column=location.column,
                 path=path,
                 remediation="Fix the value so that it matches the schema (`mlci schema` prints it).",
                 source="schema",

@@ -30,15 +30,8 @@ class Outcome:
 
 
 def input_error_finding(error: InputError) -> Finding:
-    loc = error.location
-    return Finding(
-        rule_id="syntax",
-        severity=Severity.CRITICAL,
-        message=error.problem,
-        file=loc.file,
-        line=loc.line,
-        column=loc.column,
-        source="input",
+    return Finding.at(
+        error.location, rule_id="syntax", severity=Severity.CRITICAL, message=error.problem, source="input"
     )
 
 

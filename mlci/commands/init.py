@@ -28,8 +28,12 @@ def init_project(folder: Path, name: str | None = None, team: str | None = None)
     owner = re.sub(r"[^A-Za-z0-9._@-]", "", getpass.getuser()) or "owner"
     text = render_template(
         "init/mlproject.yaml.j2",
-        {"name": dns_label(name or folder.resolve().name), "team": dns_label(team or "ml"), "owner": owner,
-         "sha256": EMPTY_SHA256},
+        {
+            "name": dns_label(name or folder.resolve().name),
+            "team": dns_label(team or "ml"),
+            "owner": owner,
+            "sha256": EMPTY_SHA256,
+        },
     )
     target.write_text(text, encoding="utf-8")
     return target

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mlci.discover import display_path
+from mlci.errors import Location
 from mlci.findings import Finding, sort_findings
 from mlci.loader import Spec
 from mlci.runtime.lineage import (
@@ -66,19 +67,14 @@ def run_verify(spec: Spec, lineage: Path | None = None) -> VerifyOutcome:
     recorded = read_lineage(path, shown)
     findings = []
     for difference in verify_lineage(spec, recorded):
-        if difference.spec_path is not None:
-            location = spec.location(difference.spec_path)
-            file, line, column = location.file, location.line, location.column
-        else:
-            file, line, column = shown, 1, 1
+        # Differences of the spec point at it; the others at the lineage file.
+        location = spec.location(difference.spec_path) if difference.spec_path is not None else Location(shown)
         findings.append(
-            Finding(
+            Finding.at(
+                location,
                 rule_id=difference.rule,
                 severity=difference.severity,
                 message=difference.message,
-                file=file,
-                line=line,
-                column=column,
                 path=difference.spec_path or (),
                 remediation="Retrain and record the lineage again, or restore what changed.",
                 source="lineage",

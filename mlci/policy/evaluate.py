@@ -68,23 +68,19 @@ def _to_finding(spec: Spec, package: str, rule: str, meta: RuleMeta | None, viol
         if "severity" in violation:
             with contextlib.suppress(ValueError):
                 severity = Severity.parse(str(violation["severity"]))
-        return Finding(
+        return Finding.at(
+            location,
             rule_id=str(violation.get("id", rule_id)),
             severity=severity,
             message=str(violation.get("msg", rule_id)),
-            file=location.file,
-            line=location.line,
-            column=location.column,
             path=path,
             remediation=str(violation.get("remediation", "")),
         )
-    return Finding(
+    return Finding.at(
+        location,
         rule_id=meta.id,
         severity=meta.severity,
         message=str(violation.get("msg", meta.title)),
-        file=location.file,
-        line=location.line,
-        column=location.column,
         path=path,
         remediation=meta.remediation,
         title=meta.title,

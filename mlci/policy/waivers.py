@@ -157,13 +157,11 @@ def _problem(
 
 def _about(waiver: Waiver, rule_id: str, severity: Severity, message: str, remediation: str) -> Finding:
     location = waiver.origin.location(waiver.where)
-    return Finding(
+    return Finding.at(
+        location,
         rule_id=rule_id,
         severity=severity,
         message=message,
-        file=location.file,
-        line=location.line,
-        column=location.column,
         path=waiver.where,
         remediation=remediation,
         title="Waiver problem",

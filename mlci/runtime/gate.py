@@ -115,16 +115,14 @@ def gate_findings(spec: Spec, results: list[GateResult]) -> list[Finding]:
     for result in results:
         if result.passed:
             continue
-        location = spec.location(("evaluation", "gates", result.index))
+        path = ("evaluation", "gates", result.index)
         findings.append(
-            Finding(
+            Finding.at(
+                spec.location(path),
                 rule_id=f"gate/{result.metric}",
                 severity=Severity.HIGH,
                 message=result.reason,
-                file=location.file,
-                line=location.line,
-                column=location.column,
-                path=("evaluation", "gates", result.index),
+                path=path,
                 remediation="Improve the model, or change the gate in the spec through review.",
                 source="gate",
             )
