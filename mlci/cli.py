@@ -237,7 +237,7 @@ def check(
 def render(paths: tuple[str, ...], targets: tuple[str, ...], out: Path | None, check_only: bool, force: bool) -> None:
     """Render pipelines, Dockerfile and Kubernetes manifests from specs."""
     from mlci.commands.render import run_render
-    from mlci.render.writer import _shown
+    from mlci.discover import display_path
 
     result = run_render(paths, targets, out, check=check_only, force=force)
     if result.outcome.invalid_input:
@@ -246,7 +246,7 @@ def render(paths: tuple[str, ...], targets: tuple[str, ...], out: Path | None, c
     if check_only:
         stale = [item for report in result.checks for item in report.out_of_date]
         for path, why in stale:
-            click.echo(f"{_shown(path)}: {why}", err=True)
+            click.echo(f"{display_path(path)}: {why}", err=True)
         if stale:
             click.echo(f"mlci render --check: {len(stale)} file(s) out of date; run `mlci render` and commit", err=True)
             sys.exit(EXIT_OUT_OF_DATE)
@@ -255,11 +255,11 @@ def render(paths: tuple[str, ...], targets: tuple[str, ...], out: Path | None, c
         return
     for report in result.writes:
         for path in report.written:
-            click.echo(f"wrote {_shown(path)}")
+            click.echo(f"wrote {display_path(path)}")
         for path in report.removed:
-            click.echo(f"removed {_shown(path)} (no longer generated)")
+            click.echo(f"removed {display_path(path)} (no longer generated)")
         for path in report.kept_orphans:
-            click.echo(f"kept {_shown(path)}: no longer generated, but not mlci's unedited output", err=True)
+            click.echo(f"kept {display_path(path)}: no longer generated, but not mlci's unedited output", err=True)
     written = sum(len(r.written) for r in result.writes)
     unchanged = sum(len(r.unchanged) for r in result.writes)
     click.echo(f"mlci render: {written} written, {unchanged} unchanged")

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlci import __version__
+from mlci.discover import display_path
 from mlci.errors import GeneratedFileConflict
-from mlci.render.marker import edited_by_hand, read_marker, sha256_text
+from mlci.render.marker import edited_by_hand, sha256_text
 
 MANIFEST_DIR = ".mlci"
 
@@ -108,7 +109,7 @@ def write_plan(plan: FilePlan, force: bool = False) -> WriteReport:
     if conflicts:
         rel, reason = conflicts[0]
         more = f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
-        raise GeneratedFileConflict(_shown(plan.out_dir / rel), reason + more)
+        raise GeneratedFileConflict(display_path(plan.out_dir / rel), reason + more)
 
     report = WriteReport()
     for rel, content in sorted(plan.files.items()):
@@ -146,13 +147,3 @@ def _atomic_write(path: Path, content: str) -> None:
     tmp = path.with_name(f".{path.name}.mlci-tmp")
     tmp.write_text(content, encoding="utf-8", newline="\n")
     os.replace(tmp, path)
-
-
-def _shown(path: Path) -> str:
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
-__all__ = ["CheckReport", "FilePlan", "WriteReport", "check_plan", "read_marker", "write_plan"]
