@@ -48,8 +48,11 @@ def _with_waivers(specs: list[Spec], findings: list[Finding], pack: PolicyPack, 
     shared = load_waiver_files(options.waiver_files)
     rules = {meta.id: meta for meta in pack.rules.values()}
     max_days = int(pack.settings.get("max_waiver_days", DEFAULT_MAX_DAYS))
+    by_file: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_file.setdefault(finding.file, []).append(finding)
     out: list[Finding] = []
     for spec in specs:
-        mine = [f for f in findings if f.file == spec.display_path]
+        mine = by_file.get(spec.display_path, [])
         out += apply_waivers(spec, mine, spec_waivers(spec) + shared, rules, options.today, max_days)
     return out
