@@ -154,8 +154,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         scores = [round(float(p), 6) for p in self.model.predict_proba(rows)[:, 1]]
         body = {"scores": scores, "predictions": [int(s >= THRESHOLD) for s in scores]}
-        latency_ms = self._reply(200, body, request_id, started)
+        # Counted before the answer is written: a scrape that follows the response must see it.
         self.latency.observe(time.perf_counter() - started)
+        latency_ms = self._reply(200, body, request_id, started)
         for score in scores:
             log(request_id=request_id, score=score, latency_ms=latency_ms)
 

@@ -142,8 +142,9 @@ class Handler(BaseHTTPRequestHandler):
             "probabilities": [[round(float(p), 6) for p in row] for row in probabilities],
             "classes": classes,
         }
-        self._reply(200, body, request_id, started)
+        # Counted before the answer is written: a scrape that follows the response must see it.
         self.latency.observe(time.perf_counter() - started)
+        self._reply(200, body, request_id, started)
 
 
 def main() -> None:
