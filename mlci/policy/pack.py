@@ -1,5 +1,20 @@
 """The set of Rego modules and data one check runs with: the built-in pack,
-the organisation's own policies (`--policies DIR`) and policy data (`--data`)."""
+the organisation's own policies (`--policies DIR`) and policy data (`--data`).
+
+The contract between the pack and every engine:
+
+- `pack.modules` holds every module to load, including a generated one
+  (`DECISION_MODULE`, package `mlci_decision`) that gathers the rules mlci evaluates.
+- An engine evaluates `pack.decision_query` (`data.mlci_decision.rules`) once per
+  input, with `pack.data(today)` as the data document, and returns its value: an
+  object with one key per rule, `package.rule` (e.g. `mlci.gdpr.legal_basis_required`,
+  `main.deny`).
+- `pack.expected_keys` are those keys. The generated module gives every key a
+  value on every input (`false` when the rule is undefined), so a decision that
+  is not an object, or lacks any expected key, was not made over the whole pack:
+  the engine raises PolicyEngineError (exit 3), never a pass.
+- `evaluate.py` maps each key's value back to findings through `pack.decision_rules`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from mlci.errors import UserError
-from mlci.policy.metadata import MetadataError, RuleMeta, index_metadata
+from mlci.policy.decision import DECISION_MODULE, DECISION_QUERY, PackRule, decision_module, index_rules
+from mlci.policy.metadata import RuleMeta
 from mlci.resources import data_dir
 
 SETTINGS_FILE = "settings.json"
@@ -17,14 +33,22 @@ SETTINGS_FILE = "settings.json"
 
 @dataclass
 class PolicyPack:
-    modules: dict[str, str]  # file name -> Rego source (no *_test.rego)
+    modules: dict[str, str]  # file name -> Rego source (no *_test.rego), with the decision module
     tests: dict[str, str]  # file name -> Rego source of *_test.rego
     settings: dict[str, Any]
-    rules: dict[tuple[str, str], RuleMeta] = field(default_factory=dict)
+    rules: dict[tuple[str, str], RuleMeta] = field(default_factory=dict)  # (package, rule) -> metadata
+    decision_rules: dict[str, PackRule] = field(default_factory=dict)  # decision key -> rule
+    decision_query: str = DECISION_QUERY
+    extra_data: dict[str, Any] = field(default_factory=dict)  # organisation data from --data files
+
+    @property
+    def expected_keys(self) -> frozenset[str]:
+        """The keys the value of `decision_query` must hold, one per evaluated rule."""
+        return frozenset(self.decision_rules)
 
     def data(self, today: str) -> dict[str, Any]:
         """The data document: settings and the clock, so rules never read time themselves."""
-        return {"mlci_settings": self.settings, "mlci_runtime": {"today": today}}
+        return {**self.extra_data, "mlci_settings": self.settings, "mlci_runtime": {"today": today}}
 
 
 def load_pack(extra_dirs: tuple[Path, ...] = (), data_files: tuple[Path, ...] = ()) -> PolicyPack:
@@ -38,19 +62,28 @@ def load_pack(extra_dirs: tuple[Path, ...] = (), data_files: tuple[Path, ...] = 
         for path in sorted(directory.rglob("*.rego")):
             key = f"{label}/{path.relative_to(directory).as_posix()}"
             target = tests if path.name.endswith("_test.rego") else modules
+            if key in modules or key in tests or key == DECISION_MODULE:
+                raise UserError(f"{path}: has the same name as a module already loaded ({key}); rename the folder")
             target[key] = _read(path)
         settings_file = directory / SETTINGS_FILE
         if settings_file.is_file():
             settings = _deep_merge(settings, _read_json(settings_file))
+    extra_data: dict[str, Any] = {}
     for data_file in data_files:
         loaded = _read_json(data_file)
         # A data file may hold the settings directly or under "mlci_settings".
         settings = _deep_merge(settings, loaded.get("mlci_settings", loaded))
-    try:
-        rules = index_metadata(modules)
-    except MetadataError as exc:
-        raise UserError(f"policy metadata: {exc}") from None
-    return PolicyPack(modules=modules, tests=tests, settings=settings, rules=rules)
+    decision_rules = index_rules(modules)
+    rules = {(r.package, r.name): r.meta for r in decision_rules.values()}
+    modules[DECISION_MODULE] = decision_module(decision_rules)
+    return PolicyPack(
+        modules=modules,
+        tests=tests,
+        settings=settings,
+        rules=rules,
+        decision_rules=decision_rules,
+        extra_data=extra_data,
+    )
 
 
 def _read(path: Path) -> str:
