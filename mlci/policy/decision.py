@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from mlci.errors import InputError, Location
+from mlci.errors import InputError, Location, UndecidedError
 from mlci.findings import Severity
 from mlci.policy.metadata import RuleMeta, read_annotation
 from mlci.policy.rules import RegoScanError, RuleHead, is_scalar_literal, scan_module
@@ -76,8 +76,11 @@ def index_rules(modules: dict[str, str]) -> dict[str, PackRule]:
         try:
             scan = scan_module(source)
         except RegoScanError as exc:
+            # Rego that does not even parse: no engine could decide with it either.
             where = Location(filename, exc.line, exc.column)
-            raise InputError(where, f"cannot read this Rego module: {exc.problem}") from None
+            raise UndecidedError(
+                f"mlci could not decide: {where}: cannot read this Rego module: {exc.problem}"
+            ) from None
         if scan.package == DECISION_PACKAGE or scan.package.startswith(f"{DECISION_PACKAGE}."):
             raise InputError(
                 Location(filename, scan.package_line, 1), f"package {scan.package} is reserved for mlci's decision"

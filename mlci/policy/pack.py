@@ -18,17 +18,26 @@ The contract between the pack and every engine:
 
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlci.errors import UserError
-from mlci.policy.decision import DECISION_MODULE, DECISION_QUERY, PackRule, decision_module, index_rules
+from mlci.errors import InputError, UserError
+from mlci.policy.decision import (
+    DECISION_MODULE,
+    DECISION_PACKAGE,
+    DECISION_QUERY,
+    PackRule,
+    decision_module,
+    index_rules,
+)
 from mlci.policy.metadata import RuleMeta
+from mlci.policy.settings import DataFile, read_data_file
 from mlci.resources import data_dir
 
 SETTINGS_FILE = "settings.json"
+_PACKAGE = re.compile(r"^[ \t]*package[ \t]+([A-Za-z_][A-Za-z0-9_.]*)", re.MULTILINE)
 
 
 @dataclass
@@ -55,6 +64,7 @@ def load_pack(extra_dirs: tuple[Path, ...] = (), data_files: tuple[Path, ...] = 
     modules: dict[str, str] = {}
     tests: dict[str, str] = {}
     settings: dict[str, Any] = {}
+    data_sources: list[DataFile] = []
     builtin = data_dir("policies")
     for directory, label in [(builtin, "mlci"), *((d, str(d)) for d in extra_dirs)]:
         if not directory.is_dir():
@@ -67,13 +77,19 @@ def load_pack(extra_dirs: tuple[Path, ...] = (), data_files: tuple[Path, ...] = 
             target[key] = _read(path)
         settings_file = directory / SETTINGS_FILE
         if settings_file.is_file():
-            settings = _deep_merge(settings, _read_json(settings_file))
-    extra_data: dict[str, Any] = {}
-    for data_file in data_files:
-        loaded = _read_json(data_file)
-        # A data file may hold the settings directly or under "mlci_settings".
-        settings = _deep_merge(settings, loaded.get("mlci_settings", loaded))
+            data_sources.append(read_data_file(settings_file))
+    data_sources += [read_data_file(path) for path in data_files]
     decision_rules = index_rules(modules)
+    roots = {name.split(".")[0] for name in _packages(modules)}
+    extra_data: dict[str, Any] = {}
+    for source in data_sources:
+        settings = _deep_merge(settings, source.settings)
+        for key, value in source.extra_data.items():
+            if key in roots:
+                raise InputError(source.key_locations[key], f"data key {key!r} clashes with the policy package {key}")
+            extra_data[key] = (
+                _deep_merge(extra_data[key], value) if _both_objects(extra_data.get(key), value) else value
+            )
     rules = {(r.package, r.name): r.meta for r in decision_rules.values()}
     modules[DECISION_MODULE] = decision_module(decision_rules)
     return PolicyPack(
@@ -93,15 +109,13 @@ def _read(path: Path) -> str:
         raise UserError(f"{path}: cannot read: {exc}") from None
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    text = _read(path)
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
-    if not isinstance(value, dict):
-        raise UserError(f"{path}:1:1: expected a JSON object")
-    return value
+def _packages(modules: dict[str, str]) -> set[str]:
+    found = {match.group(1).removeprefix("data.") for source in modules.values() for match in _PACKAGE.finditer(source)}
+    return found | {DECISION_PACKAGE}
+
+
+def _both_objects(a: Any, b: Any) -> bool:
+    return isinstance(a, dict) and isinstance(b, dict)
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
