@@ -109,7 +109,9 @@ def _rule_for(head: RuleHead, package: str, filename: str, yaml: Any) -> PackRul
     custom_id = annotation.rule_id if annotation else None
     if head.kind not in _EVALUATED_KINDS:
         if custom_id is not None or conventional:
-            what = "a function (it takes arguments)" if head.kind == "function" else "a nested rule head"
+            what = {"function": "a function (it takes arguments)", "ref": "a nested rule head"}.get(
+                head.kind, "a rule head mlci cannot read"
+            )
             why = f"has METADATA custom.id {custom_id}" if custom_id else "is named like a conftest rule"
             raise InputError(where, f"{package}.{head.name} {why} but is {what}, which mlci cannot evaluate")
         return None  # a helper function or nested value: never a rule of its own

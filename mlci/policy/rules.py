@@ -15,6 +15,7 @@ statements and reads each head:
     default deny := false                  -> "value"
     deny_reason(x) := ...                  -> "function" (a helper, never evaluated)
     deny.a.b contains x if                 -> "ref"      (a nested ref head)
+    anything else                          -> "unknown"
 
 Each head carries the `# METADATA` comment block right above it, if any.
 """
@@ -72,7 +73,7 @@ class Comment:
 @dataclass(frozen=True)
 class RuleHead:
     name: str
-    kind: str  # set | boolean | object | value | function | ref
+    kind: str  # set | boolean | object | value | function | ref | unknown
     line: int
     column: int
     is_default: bool = False
@@ -95,8 +96,12 @@ def scan_module(source: str) -> ModuleScan:
     package_line = 0
     heads: list[RuleHead] = []
     blocks = _metadata_blocks(comments)
+    previous_end = 0
     for statement in statements:
         first = statement[0]
+        # OPA attaches a METADATA block to the statement after it, blank lines or not.
+        block = _last_between(blocks, previous_end, first.line)
+        previous_end = statement[-1].line
         if first.kind == "ident" and first.text == "package":
             if package:
                 raise RegoScanError(first.line, first.column, "a second package declaration")
@@ -109,8 +114,6 @@ def scan_module(source: str) -> ModuleScan:
         head = _head(statement)
         if head is None:
             continue
-        # OPA attaches a METADATA block to the rule right below it.
-        block = blocks.get(first.line - 1)
         if block:
             head = RuleHead(**{**head.__dict__, "metadata": block})
         heads.append(head)
@@ -215,7 +218,7 @@ def _head(statement: list[Token]) -> RuleHead | None:
     elif following in ("if", "{", ""):
         kind = kind or "boolean"
     else:
-        return None
+        kind = "unknown"  # refused when it would be a rule, ignored when a helper
     return RuleHead(
         name=name_token.text,
         kind=kind,
@@ -245,6 +248,17 @@ def _closing(tokens: list[Token], start: int) -> int:
             if depth == 0:
                 return j
     return len(tokens) - 1
+
+
+def _last_between(
+    blocks: dict[int, tuple[Comment, ...]], after_line: int, before_line: int
+) -> tuple[Comment, ...] | None:
+    """The last METADATA block that sits between two statements."""
+    found = None
+    for block in blocks.values():
+        if after_line < block[0].line and block[-1].line < before_line:
+            found = block
+    return found
 
 
 def _metadata_blocks(comments: list[Comment]) -> dict[int, tuple[Comment, ...]]:
