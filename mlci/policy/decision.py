@@ -69,7 +69,7 @@ def index_rules(modules: dict[str, str]) -> dict[str, PackRule]:
     """key -> rule, in module and source order. Raises InputError (exit 2)."""
     from ruamel.yaml import YAML
 
-    yaml = YAML(typ="rt", pure=True)  # round-trip nodes carry the positions of METADATA values
+    yaml = YAML(typ="safe", pure=False)  # one instance: creating one scans for plug-ins
     found: dict[str, PackRule] = {}
     ids: dict[str, PackRule] = {}
     for filename, source in modules.items():

@@ -10,6 +10,7 @@ mistake, reported at its line and column in the Rego file, never guessed at.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +45,8 @@ class Annotation:
 
     values: dict[str, Any]
     location: Location  # of the `# METADATA` line
-    positions: dict[tuple[str, ...], Location]
+    text: str  # the YAML of the block, without the comment marks
+    file_location: Callable[[int, int], Location]  # (YAML line, column), both from 0 -> the Rego file
 
     @property
     def custom(self) -> dict[str, Any]:
@@ -56,7 +58,12 @@ class Annotation:
         return value if isinstance(value, str) else None
 
     def at(self, *path: str) -> Location:
-        return self.positions.get(path, self.location)
+        """Where a value sits in the Rego file. Only errors need this, so the block is
+        read a second time, with ruamel's (slower) round-trip loader that keeps positions."""
+        from ruamel.yaml import YAML
+
+        node = YAML(typ="rt", pure=True).load(self.text)
+        return _positions(node, self.file_location).get(path, self.location)
 
     def to_meta(self, package: str, rule: str, rule_id: str, default_severity: Severity, filename: str) -> RuleMeta:
         custom = self.custom
@@ -93,8 +100,9 @@ def read_annotation(block: tuple[Comment, ...], filename: str, yaml: Any) -> Ann
         prefix = 1 + (len(comment.text) - len(lines[yaml_line]))  # '#' and the one space after it
         return Location(filename, comment.line, comment.column + prefix + yaml_column)
 
+    text = "\n".join(lines)
     try:
-        loaded = yaml.load("\n".join(lines)) if lines else None
+        loaded = yaml.load(text) if lines else None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = file_location(mark.line, mark.column) if mark else start
@@ -105,10 +113,8 @@ def read_annotation(block: tuple[Comment, ...], filename: str, yaml: Any) -> Ann
         loaded = {}
     if not isinstance(loaded, dict):
         raise InputError(start, "METADATA must be a mapping of annotations (title:, custom:, ...)")
-    positions = _positions(loaded, file_location)
-    values = _plain(loaded)
-    annotation = Annotation(values=values, location=start, positions=positions)
-    scope = values.get("scope")
+    annotation = Annotation(values=_plain(loaded), location=start, text=text, file_location=file_location)
+    scope = annotation.values.get("scope")
     if scope is not None and not isinstance(scope, str):
         raise InputError(annotation.at("scope"), "METADATA scope must be a string")
     if scope in _NOT_RULE_SCOPES:
@@ -144,17 +150,9 @@ def _check_types(annotation: Annotation) -> None:
 
 
 def _check_custom(annotation: Annotation, key: str, value: Any, kind: type, wanted: str) -> None:
-    where = annotation.at("custom", key)
-    problem = f"METADATA custom.{key} must be {wanted}, not {_shown(value)}"
-    typed = isinstance(value, kind) and not isinstance(value, bool)  # a bool is an int to Python
-    if not typed:
-        raise InputError(where, problem)
-    if key == "severity" and str(value).strip().lower() not in {s.label for s in Severity}:
-        raise InputError(where, problem)
-    if key == "id" and not _ID.match(str(value)):
-        raise InputError(where, f"METADATA custom.id must be one word without spaces, not {_shown(value)}")
-    if key == "max_waiver_days" and int(value) < 1:
-        raise InputError(where, problem)
+    problem = _custom_problem(key, value, kind, wanted)
+    if problem:
+        raise InputError(annotation.at("custom", key), problem)
     if key == "controls":
         for index, item in enumerate(value):
             if not isinstance(item, str):
@@ -162,6 +160,20 @@ def _check_custom(annotation: Annotation, key: str, value: Any, kind: type, want
                     annotation.at("custom", key, str(index)),
                     f"METADATA custom.controls[{index}] must be a string, not {_shown(item)}",
                 )
+
+
+def _custom_problem(key: str, value: Any, kind: type, wanted: str) -> str:
+    problem = f"METADATA custom.{key} must be {wanted}, not {_shown(value)}"
+    typed = isinstance(value, kind) and not isinstance(value, bool)  # a bool is an int to Python
+    if not typed:
+        return problem
+    if key == "severity" and str(value).strip().lower() not in {s.label for s in Severity}:
+        return problem
+    if key == "id" and not _ID.match(str(value)):
+        return f"METADATA custom.id must be one word without spaces, not {_shown(value)}"
+    if key == "max_waiver_days" and int(value) < 1:
+        return problem
+    return ""
 
 
 def _strip(text: str) -> str:
