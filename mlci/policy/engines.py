@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from mlci.errors import MlciError, PolicyEngineError
 from mlci.policy.pack import PolicyPack
-from mlci.policy.rego_errors import ModuleProblem, compile_error, evaluation_error, line_column
+from mlci.policy.rego_errors import ModuleProblem, compile_error, evaluation_error, line_column, rule_in_source
 
 _WITH_WHOLE_INPUT = re.compile(r"\bwith\s+input\s+as\b")
 DEFAULT_OPA_TIMEOUT = 30.0  # seconds, for everything one check asks of OPA
@@ -128,10 +128,33 @@ class EmbeddedEngine:
         if failure.stage == "load":
             return compile_error(self.name, pack, failure.problems)
         if failure.stage == "rule":
-            return evaluation_error(self.name, pack, failure.problems[0], failure.rule)
+            problem = failure.problems[0]
+            if _COMPILE_TIME_ERROR.match(problem.message):
+                return compile_error(self.name, pack, [_locate(pack, failure.rule, problem.message)])
+            return evaluation_error(self.name, pack, problem, failure.rule)
         if failure.problems:
             return PolicyEngineError(self.name, failure.problems[0].message)
         return checked_decision(self.name, pack, failure.value)  # type: ignore[return-value]  # always raises
+
+
+# What OPA rejects when compiling, regopy 1.5.2 only reports when a query reaches it.
+_COMPILE_TIME_ERROR = re.compile(r"^(Function not found|Recursion detected)")
+
+
+def _locate(pack: PolicyPack, key: str | None, message: str) -> ModuleProblem:
+    """Where a compile-time error regopy reported without a position is: the call of
+    the missing function, else the head of the rule that failed."""
+    missing = re.match(r"^Function not found: (\S+)", message)
+    if missing:
+        call = re.compile(rf"(?<![\w.]){re.escape(missing.group(1))}\s*\(")
+        for name, source in pack.modules.items():
+            found = call.search(source)
+            if found:
+                return ModuleProblem(message, name, *line_column(source, len(source[: found.start()].encode())))
+    rule = pack.decision_rules.get(key or "")
+    if rule is not None:
+        return ModuleProblem(message, rule.location.file, rule.location.line, rule.location.column)
+    return ModuleProblem(message)
 
 
 @dataclass(frozen=True)
@@ -171,18 +194,28 @@ def _evaluate_chunk(job: _Job, inputs: list[dict[str, Any]]) -> list[Any] | _Fai
     return results
 
 
-def _query(interpreter: Any, bundle: Any) -> tuple[bool, str]:
-    """(ok, text) of one bundle query. regopy's Output parses the text as JSON even
-    when it is an error report, so read it through the C API it wraps."""
-    from regopy.rego_shared import rego_bundle_query, rego_free_output, rego_output_ok, rego_output_string
+def _query(interpreter: Any, bundle: Any = None, text: str = "") -> tuple[bool, str]:
+    """(ok, text) of one query, of the bundle or of `text`. regopy's Output parses the
+    text as JSON even when it is an error report, so read it through the C API it wraps."""
+    from regopy.rego_shared import (
+        rego_bundle_query,
+        rego_free_output,
+        rego_output_ok,
+        rego_output_string,
+        rego_query,
+    )
 
-    output = rego_bundle_query(interpreter._impl, bundle._impl)
+    output = (
+        rego_bundle_query(interpreter._impl, bundle._impl)
+        if bundle is not None
+        else rego_query(interpreter._impl, text)
+    )
     try:
         ok = bool(rego_output_ok(output))
-        text = rego_output_string(output)
+        answer = rego_output_string(output)
         if not ok:
-            text = _error_detail(output) or text
-        return ok, text
+            answer = _error_detail(output) or answer
+        return ok, answer
     finally:
         rego_free_output(output)
 
@@ -204,13 +237,11 @@ def _failing_rule(interpreter: Any, job: _Job, detail: str) -> _Failure:
     """Query each rule alone (strict built-ins still on) to name the one that fails."""
     for key, ref in job.rule_refs.items():
         try:
-            output = interpreter.query(f"value = {ref}")
-            ok, text = output.ok(), str(output)
-        except Exception as exc:  # regopy's Output raises on an error report that is not JSON
-            ok, text = True, str(exc)
+            ok, text = _query(interpreter, text=f"value = {ref}")
+        except Exception as exc:  # RegoError: the query itself did not compile
+            ok, text = False, str(exc)
         if not ok or not (text.startswith("{") or text == "undefined"):
-            message = _describe_regopy_error(text) if ok else (detail or text)
-            return _Failure("rule", (ModuleProblem(_describe_regopy_error(message)),), rule=key)
+            return _Failure("rule", (ModuleProblem(_describe_regopy_error(text)),), rule=key)
     return _Failure("rule", (ModuleProblem(_describe_regopy_error(detail)),))
 
 
@@ -335,25 +366,45 @@ class OpaBinaryEngine:
         return opa_error(self.name, pack, errors, copies)
 
 
-def opa_error(engine: str, pack: PolicyPack, errors: Sequence[Any], modules_by_file: dict[str, str]) -> MlciError:
+def opa_error(
+    engine: str,
+    pack: PolicyPack,
+    errors: Sequence[Any],
+    modules_by_file: dict[str, str],
+    foreign_sources: dict[str, str] | None = None,
+) -> MlciError:
     """The error for OPA's JSON error list (`opa eval --format json`, the REST API):
     each error's `location.file` is looked up in `modules_by_file` (temporary copy
-    or policy id -> the pack's module name)."""
+    or policy id -> the pack's module name); a file that is no module of the pack
+    (a server's own policy) names its rule through `foreign_sources` (id -> source)."""
     problems: list[ModuleProblem] = []
     codes: list[str] = []
     for error in errors if isinstance(errors, list) else []:
         if not isinstance(error, dict):
             continue
-        location = error.get("location") or {}
-        module = modules_by_file.get(str(location.get("file", "")))
+        location = error.get("location")
+        if not isinstance(location, dict):
+            location = {}
+        file = str(location.get("file", ""))
         message = str(error.get("message", "")).strip() or str(error.get("code", "error"))
         codes.append(str(error.get("code", "")))
-        problems.append(ModuleProblem(message, module, int(location.get("row") or 0), int(location.get("col") or 0)))
+        line, column = _number(location.get("row")), _number(location.get("col"))
+        problems.append(ModuleProblem(message, modules_by_file.get(file), line, column, file))
     if not problems:
         return PolicyEngineError(engine, _first_lines(json.dumps(errors)[:500]))
     if all(code in _COMPILE_CODES for code in codes):
         return compile_error(engine, pack, problems)
-    return evaluation_error(engine, pack, problems[codes.index(next(c for c in codes if c not in _COMPILE_CODES))])
+    failed = problems[next(i for i, code in enumerate(codes) if code not in _COMPILE_CODES)]
+    rule = None
+    if failed.module is None and foreign_sources:
+        # A server started on files names them by path, its policy ids without the leading "/".
+        source = foreign_sources.get(failed.file) or foreign_sources.get(failed.file.lstrip("/"))
+        rule = rule_in_source(source, failed.line) if source else None
+    return evaluation_error(engine, pack, failed, rule)
+
+
+def _number(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _first_lines(text: str, n: int = 8) -> str:

@@ -89,6 +89,7 @@ class _Session:
         self.deadline = deadline
         self.http = requests.Session()
         self.client: Any = None
+        self.server_sources: dict[str, str] = {}  # the server's own policies: id -> Rego, to name a failing rule
 
     def left(self) -> float:
         remaining = self.deadline - time.monotonic()
@@ -159,7 +160,11 @@ class _Session:
         """Every rule mlci expects must be defined by a module the server holds."""
         response = self.http.get(f"{self.engine.root}/policies", timeout=self.left())
         response.raise_for_status()
-        defined = rules_defined(response.json().get("result"))
+        policies = response.json().get("result")
+        defined = rules_defined(policies)
+        self.server_sources = {
+            str(p.get("id")): str(p.get("raw", "")) for p in policies or [] if isinstance(p, dict) and p.get("id")
+        }
         missing = sorted(pack.expected_keys - defined)
         if missing:
             raise PolicyEngineError(
@@ -182,7 +187,7 @@ class _Session:
             raise PolicyEngineError(self.engine.name, f"{self.engine.url} answered with something other than an object")
         if response.status_code != 200:
             errors = answer.get("errors") or [answer]
-            raise opa_error(self.engine.name, pack, errors, policy_ids(pack))
+            raise opa_error(self.engine.name, pack, errors, policy_ids(pack), self.server_sources)
         return answer
 
 

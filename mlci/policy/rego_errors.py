@@ -31,6 +31,7 @@ class ModuleProblem:
     module: str | None = None  # a key of pack.modules, when the engine named one
     line: int = 0
     column: int = 0
+    file: str = ""  # what the engine called the file, when it is no module of the pack
 
 
 def is_mlci_module(name: str) -> bool:
@@ -58,18 +59,30 @@ def evaluation_error(engine: str, pack: PolicyPack, problem: ModuleProblem, rule
     """A rule that failed while evaluating (a built-in error): undecided, naming the rule."""
     rule = rule or rule_at(pack, problem.module, problem.line)
     named = f"rule {rule}" if rule else "a rule"
-    where = f" ({_where(problem, with_message=False)})" if problem.module else ""
+    if problem.module or problem.file:
+        where = f" ({_where(problem, with_message=False)})"
+    elif rule in pack.decision_rules:  # the engine gave no position: point at the rule's head
+        where = f" ({pack.decision_rules[rule].location})"
+    else:
+        where = ""
     return PolicyEngineError(engine, f"{named}{where} could not be evaluated: {problem.message}")
 
 
 def rule_at(pack: PolicyPack, module: str | None, line: int) -> str | None:
-    """`package.rule` of the rule whose statement holds `line` of a module."""
-    if module is None or module not in pack.modules or line < 1:
+    """`package.rule` of the rule whose statement holds `line` of a module of the pack."""
+    if module is None or module not in pack.modules:
         return None
+    return rule_in_source(pack.modules[module], line)
+
+
+def rule_in_source(source: str, line: int) -> str | None:
+    """`package.rule` of the rule whose statement holds `line` of a Rego source."""
     from mlci.policy.rules import RegoScanError, scan_module
 
+    if line < 1:
+        return None
     try:
-        scan = scan_module(pack.modules[module])
+        scan = scan_module(source)
     except RegoScanError:
         return None
     heads = [head for head in scan.heads if head.line <= line]
@@ -85,7 +98,8 @@ def line_column(source: str, offset: int) -> tuple[int, int]:
 
 
 def _where(problem: ModuleProblem, with_message: bool = True) -> str:
-    if problem.module is None:
+    file = problem.module or problem.file
+    if not file:
         return problem.message
-    where = f"{problem.module}:{problem.line or 1}:{problem.column or 1}"
+    where = f"{file}:{problem.line or 1}:{problem.column or 1}"
     return f"{where}: {problem.message}" if with_message else where
