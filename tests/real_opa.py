@@ -101,9 +101,9 @@ def trickling(interval: float = 5.0) -> Iterator[str]:
 
     def serve(conn: socket.socket) -> None:
         with conn:
-            conn.settimeout(1)
+            conn.settimeout(60)  # not the listener's short accept timeout
             try:
-                conn.recv(65536)
+                conn.recv(65536)  # the request's start; the rest waits in the socket buffers
                 for byte in response:
                     if stop.wait(interval):
                         return

@@ -94,7 +94,10 @@ class _Session:
     def left(self) -> float:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
-            raise PolicyEngineError(self.engine.name, f"{self.engine.url} did not finish within the deadline")
+            raise PolicyEngineError(
+                self.engine.name,
+                f"{self.engine.url} did not finish within the deadline ({self.engine.timeout:g} s, --opa-timeout)",
+            )
         return remaining
 
     def close(self) -> None:
@@ -112,7 +115,9 @@ class _Session:
         except MlciError:
             raise
         except Exception as exc:
-            raise PolicyEngineError(self.engine.name, f"{self.engine.url}: {_describe(exc)}") from None
+            raise PolicyEngineError(
+                self.engine.name, f"{self.engine.url}: {_describe(exc, self.engine.timeout)}"
+            ) from None
 
     def _upload(self, pack: PolicyPack, data: dict[str, Any]) -> None:
         from opa_client import OpaClient
@@ -233,13 +238,20 @@ def _ref_names(ref: Any) -> list[str]:
     return [str(term.get("value")) for term in ref if isinstance(term, dict)] if isinstance(ref, list) else []
 
 
-def _describe(exc: Exception) -> str:
+def _describe(exc: Exception, timeout: float) -> str:
     import requests
+    from urllib3.exceptions import NewConnectionError
+    from urllib3.exceptions import TimeoutError as SocketTimeout
 
+    # Each request may wait only for what is left of the deadline, so a socket
+    # timeout (raw, or wrapped by the client's retries) is the deadline passing.
+    # (urllib3's NewConnectionError, a refused connection, subclasses its TimeoutError.)
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    refused = isinstance(reason, NewConnectionError) or isinstance(exc, requests.exceptions.ConnectTimeout)
+    if not refused and (isinstance(exc, requests.Timeout) or isinstance(reason, SocketTimeout)):
+        return f"did not finish within the deadline ({timeout:g} s, --opa-timeout)"
     if isinstance(exc, requests.ConnectionError):
         return "server unreachable (connection failed)"
-    if isinstance(exc, requests.Timeout):
-        return "server did not answer in time"
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
         return f"HTTP {exc.response.status_code} from the server"
     message = getattr(exc, "message", None) or str(exc)
