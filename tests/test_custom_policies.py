@@ -88,6 +88,7 @@ REFUSED = {
     "refuse_waiver_days": (10, 22, "max_waiver_days must be a positive whole number"),
     "refuse_severity": (9, 15, "severity must be one of"),
     "refuse_controls": (9, 15, "controls must be a list of strings"),
+    "refuse_conftest_exception": (9, 1, "record a waiver"),
 }
 
 

@@ -14,7 +14,8 @@ line and column (exit 2): a METADATA block without `custom.id` on a rule that is
 not conftest-named, a function or a nested ref head (`deny.a contains ...`) that
 carries an id or a conftest name, a rule defined with two incompatible heads, a
 rule whose value is a string/number/null literal, a user module in the reserved
-package `mlci_decision`, and ids used by two rules.
+package `mlci_decision`, ids used by two rules, and conftest's `exception` rules
+beside conftest rules (mlci has waivers instead).
 
 The generated module (package `mlci_decision`) has one object, `rules`, with one
 key per evaluated rule, always present: a rule that is undefined (a boolean
@@ -37,6 +38,7 @@ DECISION_PACKAGE = "mlci_decision"
 DECISION_MODULE = "mlci/_decision.rego"
 DECISION_QUERY = f"data.{DECISION_PACKAGE}.rules"
 UNDEFINED = False  # what the decision holds for a rule that is undefined
+CONFTEST_EXCEPTION = "exception"
 _CONFTEST_NAME = re.compile(r"^(deny|violation|warn)(_[A-Za-z0-9_]+)?$")
 _EVALUATED_KINDS = ("set", "boolean", "object", "value")
 _KIND_TEXT = {
@@ -72,6 +74,7 @@ def index_rules(modules: dict[str, str]) -> dict[str, PackRule]:
     yaml = YAML(typ="safe", pure=False)  # one instance: creating one scans for plug-ins
     found: dict[str, PackRule] = {}
     ids: dict[str, PackRule] = {}
+    exceptions: dict[str, Location] = {}  # package -> first conftest `exception` rule
     for filename, source in modules.items():
         try:
             scan = scan_module(source)
@@ -86,6 +89,8 @@ def index_rules(modules: dict[str, str]) -> dict[str, PackRule]:
                 Location(filename, scan.package_line, 1), f"package {scan.package} is reserved for mlci's decision"
             )
         for head in scan.heads:
+            if head.name == CONFTEST_EXCEPTION:
+                exceptions.setdefault(scan.package, Location(filename, head.line, head.column))
             rule = _rule_for(head, scan.package, filename, yaml)
             if rule is None:
                 continue
@@ -99,7 +104,20 @@ def index_rules(modules: dict[str, str]) -> dict[str, PackRule]:
                 )
             ids[rule.meta.id] = rule
             found[rule.key] = rule
+    _refuse_conftest_exceptions(exceptions, found)
     return found
+
+
+def _refuse_conftest_exceptions(exceptions: dict[str, Location], rules: dict[str, PackRule]) -> None:
+    """conftest's `exception` rules switch deny rules off; mlci does not apply them (it has
+    waivers, with an owner and an expiry), and ignoring them would change the decision silently."""
+    for package, where in exceptions.items():
+        if any(rule.package == package and rule.conventional for rule in rules.values()):
+            raise InputError(
+                where,
+                f"{package}.exception is a conftest exception, which mlci does not apply: record a waiver "
+                "(governance.waivers or --waivers) for the rule instead",
+            )
 
 
 def _rule_for(head: RuleHead, package: str, filename: str, yaml: Any) -> PackRule | None:
