@@ -154,6 +154,13 @@ def validate(paths: tuple[str, ...], outputs: list[tuple[str, str | None]]) -> N
     help="Upload mlci's pack to the server first, or use the policies the server already holds.",
 )
 @click.option(
+    "--opa-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="One deadline in seconds for everything the check asks of OPA (server or binary); past it, exit 3.",
+)
+@click.option(
     "--policies",
     "policy_dirs",
     multiple=True,
@@ -187,6 +194,7 @@ def check(
     now: str | None,
     opa_url: str | None,
     opa_upload: bool,
+    opa_timeout: float,
     waiver_files: tuple[Path, ...],
 ) -> None:
     """Validate specs and check them against the governance policies."""
@@ -200,6 +208,7 @@ def check(
         today=parse_today(now),
         opa_url=opa_url,
         opa_upload=opa_upload,
+        opa_timeout=opa_timeout,
         waiver_files=waiver_files,
     )
     outcome, pack = run_check(paths, options)

@@ -84,14 +84,14 @@ def test_unreachable_server_is_exit_3(cli) -> None:
 
 
 def test_undefined_decision_is_exit_3(cli, opa_url: str) -> None:
-    """With the server's policies deleted, data.mlci is undefined: exit 3, never a pass."""
+    """With the server's policies deleted, it holds none of mlci's rules: exit 3, never a pass."""
     import requests
 
     for policy in requests.get(f"{opa_url}/v1/policies", timeout=5).json()["result"]:
         requests.delete(f"{opa_url}/v1/policies/{policy['id']}", timeout=5)
     result = cli("check", str(EXAMPLES[0]), "--opa-url", opa_url, "--opa-server-policies")
     assert result.exit_code == 3
-    assert "undefined" in result.stderr
+    assert "holds 0 of the pack's" in result.stderr
 
 
 def test_opa_binary_engine_agrees_in_one_batch(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

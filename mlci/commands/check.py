@@ -21,12 +21,15 @@ class CheckOptions:
     today: str = ""
     opa_url: str | None = None
     opa_upload: bool = True
+    opa_timeout: float = 30.0  # one deadline for everything asked of OPA
     waiver_files: tuple[Path, ...] = ()
 
 
 def make_engine(options: CheckOptions) -> PolicyEngine:
     if options.opa_url:
-        return ENGINES["opa-server"](options.opa_url, upload=options.opa_upload)
+        return ENGINES["opa-server"](options.opa_url, upload=options.opa_upload, timeout=options.opa_timeout)
+    if options.engine == "opa":
+        return ENGINES["opa"](timeout=options.opa_timeout)
     return ENGINES[options.engine]()
 
 

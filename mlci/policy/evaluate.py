@@ -1,4 +1,19 @@
-"""Run the pack over specs and map each rule's `{msg, path}` objects to findings."""
+"""Run the pack over specs and turn each rule's value in the decision into findings.
+
+The decision (see pack.py) holds one value per evaluated rule. How a value maps:
+
+- a set or array: one violation per element, a string (the message) or an object
+  `{"msg", "path", ...}`;
+- `true`: one violation, with the rule's title (or id) as message; `false` (also
+  what the decision holds for an undefined rule): none;
+- an object (`deny[k] := v`): one violation per entry, whose value is the message,
+  a violation object (its message defaults to the key) or `true` (the key is the
+  message). A single-value rule whose value is one violation object (it has
+  `msg`) is that violation.
+
+Anything else (a number, a null, a list of numbers...) is a rule mlci cannot
+interpret: PolicyEngineError naming the rule, exit 3, never skipped.
+"""
 
 from __future__ import annotations
 
@@ -9,78 +24,92 @@ from typing import Any
 from mlci.errors import PolicyEngineError
 from mlci.findings import Finding, Severity
 from mlci.loader import Spec
+from mlci.policy.decision import PackRule
 from mlci.policy.engines import PolicyEngine
-from mlci.policy.metadata import RuleMeta
 from mlci.policy.pack import PolicyPack
-
-# Rules without METADATA still count when named like conftest's conventions,
-# so an organisation's existing policies work unchanged.
-_CONVENTIONAL_RULES = {"deny": Severity.HIGH, "violation": Severity.HIGH, "warn": Severity.LOW}
 
 
 def evaluate_specs(engine: PolicyEngine, pack: PolicyPack, specs: Sequence[Spec], today: str) -> list[Finding]:
     documents = engine.evaluate(pack, pack.data(today), [spec.data for spec in specs])
     findings: list[Finding] = []
     for spec, document in zip(specs, documents, strict=True):
-        findings.extend(_findings_for(spec, document, pack, engine.name))
+        findings.extend(findings_for(spec, document, pack, engine.name))
     return findings
 
 
-def _findings_for(spec: Spec, document: dict[str, Any], pack: PolicyPack, engine: str) -> list[Finding]:
+def findings_for(spec: Spec, decision: Any, pack: PolicyPack, engine: str) -> list[Finding]:
+    """The findings of one spec from its decision object."""
+    if not isinstance(decision, dict):
+        raise PolicyEngineError(engine, f"{pack.decision_query} is not an object")
+    missing = sorted(pack.expected_keys - decision.keys())
+    if missing:
+        raise PolicyEngineError(engine, f"the decision does not cover {len(missing)} rule(s): {', '.join(missing[:5])}")
     out: list[Finding] = []
-    for package, rules in _walk_packages("mlci", document):
-        for rule, value in rules.items():
-            meta = pack.rules.get((package, rule))
-            if meta is None and rule not in _CONVENTIONAL_RULES:
-                continue
-            if not isinstance(value, list):
-                if meta is not None:
-                    raise PolicyEngineError(engine, f"rule {package}.{rule} ({meta.id}) did not return a set")
-                continue
-            for violation in value:
-                out.append(_to_finding(spec, package, rule, meta, violation))
+    for key, rule in pack.decision_rules.items():
+        try:
+            violations = violations_of(rule, decision[key])
+        except ValueError as exc:
+            raise PolicyEngineError(engine, f"rule {rule.key} ({rule.meta.id}, {rule.location}): {exc}") from None
+        out.extend(_to_finding(spec, rule, violation) for violation in violations)
     return out
 
 
-def _walk_packages(prefix: str, document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """Every (package, rules) pair under data.mlci, including nested packages."""
-    found = [(prefix, document)]
-    for key, value in document.items():
-        if isinstance(value, dict) and not _looks_like_violation(value):
-            found.extend(_walk_packages(f"{prefix}.{key}", value))
-    return found
+def violations_of(rule: PackRule, value: Any) -> list[dict[str, Any]]:
+    """The violation objects of a rule's value. Raises ValueError when mlci cannot interpret it."""
+    if value is False:
+        return []
+    if value is True:
+        return [{"msg": rule.meta.title or rule.meta.id}]
+    if isinstance(value, list):
+        return [_violation(item, None) for item in value]
+    if isinstance(value, dict):
+        if rule.kind != "object" and "msg" in value:
+            return [_violation(value, None)]
+        return [_violation(item, key) for key, item in value.items() if item is not False]
+    if isinstance(value, str) and rule.kind == "value":
+        return [{"msg": value}]
+    raise ValueError(f"its value {_shown(value)} is not a set, boolean or object of violations")
 
 
-def _looks_like_violation(value: dict[str, Any]) -> bool:
-    return "msg" in value
+def _violation(item: Any, key: str | None) -> dict[str, Any]:
+    if isinstance(item, str):
+        return {"msg": item}
+    if item is True and key is not None:
+        return {"msg": key}
+    if isinstance(item, dict):
+        message = item.get("msg", key)
+        if message is not None and not isinstance(message, str):
+            raise ValueError(f"a violation's msg {_shown(message)} is not a string")
+        return {**item, "msg": message} if message is not None else dict(item)
+    raise ValueError(f"a violation {_shown(item)} is neither a message string nor an object")
 
 
-def _to_finding(spec: Spec, package: str, rule: str, meta: RuleMeta | None, violation: Any) -> Finding:
-    if isinstance(violation, str):
-        violation = {"msg": violation}
-    if not isinstance(violation, dict):
-        violation = {"msg": str(violation)}
+def _to_finding(spec: Spec, rule: PackRule, violation: dict[str, Any]) -> Finding:
+    meta = rule.meta
     path = _clean_path(violation.get("path", ()))
     location = spec.location(path)
-    if meta is None:
-        rule_id = f"{package}.{rule}"
-        severity = _CONVENTIONAL_RULES[rule]
+    message = violation.get("msg") or meta.title or meta.id
+    if rule.conventional:
+        # conftest-style rules: a violation may name its own id, severity and remediation.
+        severity = meta.severity
         if "severity" in violation:
             with contextlib.suppress(ValueError):
                 severity = Severity.parse(str(violation["severity"]))
         return Finding.at(
             location,
-            rule_id=str(violation.get("id", rule_id)),
+            rule_id=str(violation.get("id", meta.id)),
             severity=severity,
-            message=str(violation.get("msg", rule_id)),
+            message=message,
             path=path,
-            remediation=str(violation.get("remediation", "")),
+            remediation=str(violation.get("remediation", meta.remediation)),
+            title=meta.title,
+            controls=meta.controls,
         )
     return Finding.at(
         location,
         rule_id=meta.id,
         severity=meta.severity,
-        message=str(violation.get("msg", meta.title)),
+        message=message,
         path=path,
         remediation=meta.remediation,
         title=meta.title,
@@ -95,3 +124,10 @@ def _clean_path(raw: Any) -> tuple[str | int, ...]:
     if isinstance(raw, list | tuple):
         return tuple(p if isinstance(p, int) else str(p) for p in raw)
     return ()
+
+
+def _shown(value: Any) -> str:
+    import json
+
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
