@@ -247,6 +247,15 @@ def render(paths: tuple[str, ...], targets: tuple[str, ...], out: Path | None, c
         stale = [item for report in result.checks for item in report.out_of_date]
         for path, why in stale:
             click.echo(f"{display_path(path)}: {why}", err=True)
+        in_the_way = [path for report in result.checks for path in report.in_the_way]
+        if in_the_way:
+            # `mlci render` would refuse them: never advise a render that overwrites someone's file.
+            click.echo(
+                f"mlci render --check: {len(stale)} file(s) out of date; {len(in_the_way)} of them not generated "
+                "by mlci or edited by hand: move those away (or keep your edits in the spec), then `mlci render`",
+                err=True,
+            )
+            sys.exit(EXIT_OUT_OF_DATE)
         if stale:
             click.echo(f"mlci render --check: {len(stale)} file(s) out of date; run `mlci render` and commit", err=True)
             sys.exit(EXIT_OUT_OF_DATE)
