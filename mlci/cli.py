@@ -84,9 +84,10 @@ def _emit(
 
 def _write_report(text: str, path: str | None) -> None:
     if path:
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        from mlci import safe_fs
+
+        # Where the user asked; but a link committed below the current folder is not followed.
+        safe_fs.write_text(Path(path), text, Path.cwd())
     else:
         click.echo(text, nl=False)
 
@@ -526,8 +527,9 @@ def policy_test(policy_dirs: tuple[Path, ...], junit: Path | None, now: str | No
                 click.echo(f"    {r.detail}")
     failed = sum(not r.passed for r in results)
     if junit:
-        junit.parent.mkdir(parents=True, exist_ok=True)
-        junit.write_text(junit_xml(results), encoding="utf-8")
+        from mlci import safe_fs
+
+        safe_fs.write_text(junit, junit_xml(results), Path.cwd())
     click.echo(f"mlci policy test: {len(results) - failed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

@@ -65,18 +65,17 @@ def relative_parts(rel: str | PurePosixPath) -> tuple[str, ...]:
     return parts
 
 
-def anchor(path: Path, base: Path) -> tuple[Path, PurePosixPath]:
-    """(root, path relative to it): `base` when `path` lies inside it (written lexically,
-    which is the truth once no component below `base` is a link), else the path's parent."""
+def inside(path: Path, base: Path) -> PurePosixPath | None:
+    """`path` relative to `base` when it lies inside it, judged lexically: that is the
+    truth once no component below `base` may be a link. None when it lies outside."""
     absolute = Path(os.path.normpath(path.absolute()))
-    base_abs = Path(os.path.normpath(base.absolute()))
     try:
-        rel = absolute.relative_to(base_abs)
+        rel = absolute.relative_to(Path(os.path.normpath(base.absolute())))
     except ValueError:
-        return absolute.parent, PurePosixPath(absolute.name)
+        return None
     if not rel.parts:
         raise UserError(f"{_shown(path)}: is a folder, expected a file")
-    return base_abs, PurePosixPath(rel.as_posix())
+    return PurePosixPath(rel.as_posix())
 
 
 class SafeTree:
@@ -91,26 +90,27 @@ class SafeTree:
     def _folder(self, parts: tuple[str, ...], create: bool) -> Iterator[int | None]:
         """An fd of the folder root/parts, reached without following links; None if missing and not `create`."""
         try:
-            fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+            root_fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
         except FileNotFoundError:
             if not create:
                 yield None
                 return
             self.root.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+            root_fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
         except NotADirectoryError:
             raise UnsafePathError(self.root, "is not a folder") from None
+        current = root_fd
         try:
-            for depth, part in enumerate(parts):
-                child = self._child_folder(fd, parts[: depth + 1], create)
-                os.close(fd)
-                fd = child
-                if fd is None:
-                    break
-            yield fd
+            for depth in range(len(parts)):
+                child = self._child_folder(current, parts[: depth + 1], create)
+                if child is None:
+                    yield None
+                    return
+                os.close(current)
+                current = child
+            yield current
         finally:
-            if fd is not None:
-                os.close(fd)
+            os.close(current)
 
     def _child_folder(self, parent: int, parts: tuple[str, ...], create: bool) -> int | None:
         name = parts[-1]
@@ -226,12 +226,27 @@ class SafeTree:
 
 
 def write_text(path: Path, content: str, base: Path) -> None:
-    """Write `path` atomically; no component between `base` (or, for a path outside
-    `base`, the path's own folder) and the file may be a link."""
-    root, rel = anchor(path, base)
-    SafeTree(root).write_text(rel, content)
+    """Write a file the user asked for on the command line (a report, the blessing, the lineage).
+
+    Inside `base` (the project, or the current folder) nothing the repository may have
+    committed is followed: no component below `base` may be a link, and the file is
+    replaced atomically. Outside `base` the path is the user's own choice, written as
+    given, so `-o sarif=/dev/stdout` keeps working."""
+    rel = inside(path, base)
+    if rel is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+        return
+    SafeTree(Path(os.path.normpath(base.absolute()))).write_text(rel, content)
 
 
 def remove(path: Path, base: Path) -> bool:
-    root, rel = anchor(path, base)
-    return SafeTree(root).remove(rel)
+    """Delete a file the user named, under the same rules as `write_text`; False if it was not there."""
+    rel = inside(path, base)
+    if rel is None:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+    return SafeTree(Path(os.path.normpath(base.absolute()))).remove(rel)

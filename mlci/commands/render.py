@@ -76,7 +76,8 @@ def refuse_collisions(plans: list[FilePlan]) -> None:
             target = _absolute(plan.out_dir / rel)
             other = owner.setdefault(target, plan)
             if other is not plan:
-                raise SpecCollision(display_path(plan.out_dir / rel), plan.spec_display, other.spec_display, "is rendered from")
+                shown = display_path(plan.out_dir / rel)
+                raise SpecCollision(shown, plan.spec_display, other.spec_display, "is rendered from")
 
 def run_render(
     paths: tuple[str, ...],

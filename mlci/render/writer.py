@@ -53,7 +53,7 @@ class FilePlan:
     files: dict[str, str]  # relative path -> full content with marker
     spec_display: str = ""  # the spec as the user sees it, for messages
     root: Path | None = None  # trusted folder: no link below it is followed; default out_dir
-    prefix: PurePosixPath = PurePosixPath()  # out_dir relative to root
+    prefix: PurePosixPath = field(default_factory=PurePosixPath)  # out_dir relative to root
 
     def __post_init__(self) -> None:
         self.spec_display = self.spec_display or self.spec_ref
@@ -290,7 +290,8 @@ def _refuse_files_of_other_manifests(plan: FilePlan, tree: SafeTree) -> None:
         shared = sorted(set(document["files"]) & set(plan.files))
         if shared:
             theirs = _spec_shown(plan, spec) if isinstance(spec, str) else f"the manifest {name}"
-            raise SpecCollision(display_path(plan.out_dir / shared[0]), plan.spec_display, theirs, "is listed as generated from")
+            shown = display_path(plan.out_dir / shared[0])
+            raise SpecCollision(shown, plan.spec_display, theirs, "is listed as generated from")
 
 
 def check_plan(plan: FilePlan) -> CheckReport:

@@ -201,9 +201,12 @@ def record_lineage(spec: Spec, now: dt.datetime | None = None) -> dict[str, Any]
     }
 
 
-def write_json(path: Path, document: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+def write_json(path: Path, document: dict[str, Any], base: Path) -> None:
+    """Write atomically; no link between `base` (the project, or the current folder for a
+    path the user named) and the file is followed."""
+    from mlci import safe_fs
+
+    safe_fs.write_text(path, json.dumps(document, indent=2, sort_keys=True) + "\n", base)
 
 
 def read_lineage(path: Path, shown: str | None = None) -> dict[str, Any]:
