@@ -42,9 +42,15 @@ class UnsafePathError(UserError):
 
 
 def _shown(path: Path | str) -> str:
-    from mlci.discover import display_path
-
-    return display_path(Path(path)) if isinstance(path, Path) else path
+    """The path as the user should see it, relative to the current folder when inside it.
+    Never resolved: the link itself is what the message names, not where it points."""
+    if isinstance(path, str):
+        return path
+    absolute = Path(os.path.normpath(path.absolute()))
+    for cwd in (Path.cwd(), Path.cwd().resolve()):
+        with contextlib.suppress(ValueError):
+            return absolute.relative_to(cwd).as_posix()
+    return absolute.as_posix()
 
 
 def relative_parts(rel: str | PurePosixPath) -> tuple[str, ...]:
