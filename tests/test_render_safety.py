@@ -337,3 +337,16 @@ def test_examples_still_render_into_their_own_folder(cli, tmp_path: Path) -> Non
     folders = [_copy(example, tmp_path / example.name) for example in EXAMPLES]
     assert cli("render", *map(str, folders)).exit_code == 0
     assert cli("render", "--check", *map(str, folders)).exit_code == 0
+
+
+def test_a_refusal_in_one_project_leaves_every_project_untouched(cli, tree: Path) -> None:
+    spec = tree / "mlproject.yaml"
+    spec.write_text(spec.read_text().replace('python_version: "3.11"', 'python_version: "3.12"'))
+    manifest = tree / "credit" / ".mlci" / "credit-risk.manifest.json"
+    document = json.loads(manifest.read_text())
+    document["files"]["train.py"] = _sha(tree / "credit" / "train.py")
+    manifest.write_text(json.dumps(document))
+    before = _snapshot(tree)
+    result = cli("render", ".")
+    assert result.exit_code == 2
+    assert _snapshot(tree) == before, "iris is rendered after credit-risk's refusal, or not at all"

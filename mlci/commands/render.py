@@ -15,7 +15,16 @@ from mlci.loader import Spec
 from mlci.render import RENDERERS
 from mlci.render.context import CI_TARGETS, build_context
 from mlci.render.marker import with_marker
-from mlci.render.writer import CheckReport, FilePlan, SpecCollision, WriteReport, check_plan, write_plan
+from mlci.render.writer import (
+    CheckReport,
+    FilePlan,
+    SpecCollision,
+    WriteReport,
+    check_plan,
+    decide,
+    refuse_conflicts,
+    write_plan,
+)
 
 ALWAYS_TARGETS = ("docker", "kubernetes")
 
@@ -79,6 +88,7 @@ def refuse_collisions(plans: list[FilePlan]) -> None:
                 shown = display_path(plan.out_dir / rel)
                 raise SpecCollision(shown, plan.spec_display, other.spec_display, "is rendered from")
 
+
 def run_render(
     paths: tuple[str, ...],
     targets: tuple[str, ...] = (),
@@ -113,9 +123,14 @@ def run_render(
         result.plans.append(plan_for(spec, out_dir, targets or default_targets(spec), root))
     refuse_collisions(result.plans)
     # Check or write only once every plan rendered: a template error leaves no half-written tree.
-    for plan in result.plans:
+    # Decide every plan before touching anything: a refusal in one project leaves all projects as they were.
+    decisions = [decide(plan) for plan in result.plans]
+    if not check:
+        for plan, decision in zip(result.plans, decisions, strict=True):
+            refuse_conflicts(plan, decision, force)
+    for plan, decision in zip(result.plans, decisions, strict=True):
         if check:
-            result.checks.append(check_plan(plan))
+            result.checks.append(check_plan(plan, decision))
         else:
-            result.writes.append(write_plan(plan, force=force))
+            result.writes.append(write_plan(plan, force, decision))
     return result

@@ -181,8 +181,9 @@ def _why_different(plan: FilePlan, rel: str, current: str, recorded: str | None)
 
 
 def _orphan_verdict(plan: FilePlan, rel: str, current: str, recorded: str) -> str:
-    """"remove" when the file proves mlci generated it from this spec and nobody edited it,
-    "keep" when it did but someone edited it, else why the manifest may not name it."""
+    """The fate of a file the manifest lists but the plan no longer has: "remove" when the file
+    proves mlci generated it from this spec and nobody edited it since, "keep" when someone
+    edited it, else why the manifest may not name it."""
     nested = _nested_spec(plan, rel, current)
     if nested is not None:
         return f"lies in the folder of another project ({display_path(nested)})"
@@ -294,8 +295,8 @@ def _refuse_files_of_other_manifests(plan: FilePlan, tree: SafeTree) -> None:
             raise SpecCollision(shown, plan.spec_display, theirs, "is listed as generated from")
 
 
-def check_plan(plan: FilePlan) -> CheckReport:
-    decision = decide(plan)
+def check_plan(plan: FilePlan, decision: Decision | None = None) -> CheckReport:
+    decision = decision or decide(plan)
     report = CheckReport()
     for rel, why in decision.stale:
         report.out_of_date.append((plan.out_dir / rel, why))
@@ -313,12 +314,17 @@ def check_plan(plan: FilePlan) -> CheckReport:
     return report
 
 
-def write_plan(plan: FilePlan, force: bool = False) -> WriteReport:
-    decision = decide(plan)
+def refuse_conflicts(plan: FilePlan, decision: Decision, force: bool) -> None:
+    """Files in the way (not mlci's, or edited by hand) stop the render unless --force."""
     if decision.conflicts and not force:
         rel, reason = decision.conflicts[0]
         more = f" (and {len(decision.conflicts) - 1} more)" if len(decision.conflicts) > 1 else ""
         raise GeneratedFileConflict(display_path(plan.out_dir / rel), reason + more)
+
+
+def write_plan(plan: FilePlan, force: bool = False, decision: Decision | None = None) -> WriteReport:
+    decision = decision or decide(plan)
+    refuse_conflicts(plan, decision, force)
     tree = plan.tree()
     report = WriteReport(unchanged=[plan.out_dir / rel for rel in decision.unchanged])
     for rel, content in sorted(decision.write.items()):
