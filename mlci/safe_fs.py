@@ -181,6 +181,14 @@ class SafeTree:
 
     def write_text(self, rel: str | PurePosixPath, content: str) -> None:
         """Replace the file atomically; folders are created as needed, links are never followed."""
+        try:
+            self._write_text(rel, content)
+        except UserError:
+            raise
+        except OSError as exc:  # read-only folder, disk full: say which file, not a traceback
+            raise UserError(f"{_shown(self.root / str(rel))}: cannot write: {exc.strerror or exc}") from None
+
+    def _write_text(self, rel: str | PurePosixPath, content: str) -> None:
         parts = relative_parts(rel)
         data = content.encode("utf-8")
         with self._folder(parts[:-1], create=True) as folder:

@@ -131,3 +131,13 @@ def test_a_pipe_inside_a_dataset_folder_is_skipped(cli, tmp_path: Path) -> None:
     os.mkfifo(folder / "data" / "pipe.csv")
     result = _record(folder)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_spec_that_is_a_pipe_is_never_read(cli, tmp_path: Path) -> None:
+    folder = _project(tmp_path)
+    (folder / "sub").mkdir()
+    os.mkfifo(folder / "sub" / "mlproject.yaml")
+    assert cli("validate", str(folder)).exit_code == 0  # the walk skips it
+    result = cli("validate", str(folder / "sub" / "mlproject.yaml"))
+    assert result.exit_code == 2
+    assert "is not a regular file" in result.stderr
