@@ -19,6 +19,9 @@ def find_specs(paths: tuple[str, ...] | list[str]) -> list[Path]:
         path = Path(raw)
         if path.is_file():
             found[path] = None
+        elif path.exists() and not path.is_dir():
+            # A pipe or a device never ends: mlci does not read it.
+            raise UserError(f"{raw}: is not a regular file")
         elif path.is_dir():
             specs = _walk(path)
             if not specs:
@@ -33,7 +36,8 @@ def _walk(root: Path) -> list[Path]:
     out: list[Path] = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
-        if SPEC_NAME in files:
+        # Only regular files (or links to one): a pipe named mlproject.yaml would block the read forever.
+        if SPEC_NAME in files and (Path(folder) / SPEC_NAME).is_file():
             out.append(Path(folder) / SPEC_NAME)
     return sorted(out)
 

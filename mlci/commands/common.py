@@ -10,6 +10,7 @@ from mlci.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USER_ERROR, InputError, Use
 from mlci.findings import Finding, Severity, failing, sort_findings
 from mlci.loader import Spec, load_spec
 from mlci.schema import validate_spec
+from mlci.spec_checks import check_spec
 
 
 @dataclass
@@ -45,7 +46,7 @@ def load_and_validate(paths: tuple[str, ...]) -> Outcome:
             outcome.findings.append(input_error_finding(exc))
             outcome.invalid_input = True
             continue
-        problems = validate_spec(spec)
+        problems = validate_spec(spec) or check_spec(spec)
         if problems:
             outcome.findings.extend(problems)
             outcome.invalid_input = True

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlci import safe_fs
 from mlci.findings import Finding
 from mlci.loader import Spec
 from mlci.render.context import BLESSING_FILE, DEFAULT_METRICS_FILE, DEFAULT_MODEL_PATH
@@ -35,12 +36,13 @@ def run_gate(
     target = blessing_path or spec.directory / BLESSING_FILE
     model = spec.directory / spec.data["training"].get("outputs", {}).get("model", DEFAULT_MODEL_PATH)
     document = blessing(spec, values, results, current_commit(spec.directory), model, is_dirty(spec.directory))
+    # The default lies in the project: a committed link (`artifacts -> /elsewhere`) must not redirect it.
+    trusted = spec.directory if blessing_path is None else Path.cwd()
     if document["blessed"]:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        safe_fs.write_text(target, json.dumps(document, indent=2, sort_keys=True) + "\n", trusted)
         written: Path | None = target
     else:
         # A stale blessing must never let a failed model through.
-        target.unlink(missing_ok=True)
+        safe_fs.remove(target, trusted)
         written = None
     return GateOutcome(results, gate_findings(spec, results), written)

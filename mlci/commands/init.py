@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 import re
 from pathlib import Path
 
@@ -35,5 +36,11 @@ def init_project(folder: Path, name: str | None = None, team: str | None = None)
             "sha256": EMPTY_SHA256,
         },
     )
-    target.write_text(text, encoding="utf-8")
+    try:
+        # Exclusive and without following a link: a dangling `mlproject.yaml -> elsewhere` is not written through.
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+    except FileExistsError:
+        raise UserError(f"{target}: already exists; mlci init never overwrites a spec") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
     return target

@@ -57,7 +57,8 @@ def run_record(spec: Spec, out: Path | None = None, fmt: str = "mlci") -> Record
         target = out or spec.directory / OPENLINEAGE_FILE
     else:
         target = out or default_lineage_path(spec)
-    write_json(target, document)
+    # The default lies in the project: a committed link (`artifacts -> /elsewhere`) must not redirect it.
+    write_json(target, document, spec.directory if out is None else Path.cwd())
     return RecordOutcome(target, document, warnings)
 
 

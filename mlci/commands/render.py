@@ -5,16 +5,26 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from mlci import __version__
 from mlci.commands.common import Outcome, load_and_validate
+from mlci.discover import display_path
 from mlci.errors import UserError
 from mlci.loader import Spec
 from mlci.render import RENDERERS
 from mlci.render.context import CI_TARGETS, build_context
 from mlci.render.marker import with_marker
-from mlci.render.writer import CheckReport, FilePlan, WriteReport, check_plan, write_plan
+from mlci.render.writer import (
+    CheckReport,
+    FilePlan,
+    SpecCollision,
+    WriteReport,
+    check_plan,
+    decide,
+    refuse_conflicts,
+    write_plan,
+)
 
 ALWAYS_TARGETS = ("docker", "kubernetes")
 
@@ -32,7 +42,7 @@ def default_targets(spec: Spec) -> tuple[str, ...]:
     return tuple(t for t in RENDERERS if t in providers or t in ALWAYS_TARGETS)
 
 
-def plan_for(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> FilePlan:
+def plan_for(spec: Spec, out_dir: Path, targets: tuple[str, ...], root: Path | None = None) -> FilePlan:
     context = build_context(spec, out_dir, targets)
     spec_ref = Path(os.path.relpath(spec.path.resolve(), out_dir.resolve())).as_posix()
     files: dict[str, str] = {}
@@ -40,7 +50,43 @@ def plan_for(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> FilePlan:
         for rendered in RENDERERS[target].render(context):
             inputs = hashlib.sha256(f"{spec.digest}\0{__version__}\0{target}\0{rendered.path}".encode()).hexdigest()
             files[rendered.path] = with_marker(rendered.path, rendered.body, spec_ref, inputs, __version__)
-    return FilePlan(out_dir=out_dir, project=spec.data["project"]["name"], spec_ref=spec_ref, files=files)
+    root = root or out_dir
+    prefix = PurePosixPath(Path(os.path.normpath(out_dir.absolute())).relative_to(_absolute(root)).as_posix())
+    return FilePlan(
+        out_dir=out_dir,
+        project=spec.data["project"]["name"],
+        spec_ref=spec_ref,
+        files=files,
+        spec_display=spec.display_path,
+        root=root,
+        prefix=prefix,
+    )
+
+
+def _absolute(path: Path) -> Path:
+    return Path(os.path.normpath(path.absolute()))
+
+
+def trusted_root(out_dir: Path, chosen_by_user: bool) -> Path:
+    """The folder below which no link is followed: the spec's folder by default; for
+    `--out`, the current folder when the output lies inside it (a link committed to the
+    repository, such as `build -> /etc`, must not redirect the render), else `--out` itself."""
+    if not chosen_by_user:
+        return out_dir
+    cwd = Path.cwd()
+    return cwd if _absolute(out_dir).is_relative_to(_absolute(cwd)) else out_dir
+
+
+def refuse_collisions(plans: list[FilePlan]) -> None:
+    """Two specs of one command that would write the same file (or manifest): exit 2 naming both."""
+    owner: dict[Path, FilePlan] = {}
+    for plan in plans:
+        for rel in [*sorted(plan.files), plan.manifest_rel]:
+            target = _absolute(plan.out_dir / rel)
+            other = owner.setdefault(target, plan)
+            if other is not plan:
+                shown = display_path(plan.out_dir / rel)
+                raise SpecCollision(shown, plan.spec_display, other.spec_display, "is rendered from")
 
 
 def run_render(
@@ -65,15 +111,26 @@ def run_render(
             out_dir = out
         else:
             # Several projects into one folder: one subfolder each, unless names repeat.
-            if names.count(spec.data["project"]["name"]) > 1:
-                raise UserError(f"{spec.display_path}: project name {spec.data['project']['name']!r} is used twice")
-            out_dir = out / spec.data["project"]["name"]
-        plan = plan_for(spec, out_dir, targets or default_targets(spec))
-        result.plans.append(plan)
+            name = spec.data["project"]["name"]
+            if names.count(name) > 1:
+                others = [s.display_path for s in outcome.specs if s is not spec and s.data["project"]["name"] == name]
+                raise UserError(
+                    f"{spec.display_path} and {', '.join(others)}: both name the project {name!r}, "
+                    f"so both would render into {display_path(out / name)}; rename one"
+                )
+            out_dir = out / name
+        root = trusted_root(out_dir, chosen_by_user=out is not None)
+        result.plans.append(plan_for(spec, out_dir, targets or default_targets(spec), root))
+    refuse_collisions(result.plans)
     # Check or write only once every plan rendered: a template error leaves no half-written tree.
-    for plan in result.plans:
+    # Decide every plan before touching anything: a refusal in one project leaves all projects as they were.
+    decisions = [decide(plan) for plan in result.plans]
+    if not check:
+        for plan, decision in zip(result.plans, decisions, strict=True):
+            refuse_conflicts(plan, decision, force)
+    for plan, decision in zip(result.plans, decisions, strict=True):
         if check:
-            result.checks.append(check_plan(plan))
+            result.checks.append(check_plan(plan, decision))
         else:
-            result.writes.append(write_plan(plan, force=force))
+            result.writes.append(write_plan(plan, force, decision))
     return result

@@ -2,36 +2,77 @@
 
 Nothing the user wrote is overwritten: a file without mlci's marker, or one
 whose body no longer matches the hash in its marker (edited by hand), stops
-the write before any file is touched, unless --force. A per-project manifest
-lists what was generated so files from an earlier render that are no longer
-produced (orphans) are removed.
+the write before any file is touched, unless --force. A file rendered from
+another spec is never overwritten, --force or not. A per-project manifest lists
+what was generated so files from an earlier render that are no longer produced
+(orphans) are removed.
+
+The manifest is committed, so a pull request can edit it: it is untrusted input.
+Its entries must be normalised relative paths inside the output folder, and an
+orphan is removed only when the file itself proves mlci generated it from this
+spec and nobody edited it since (marker, spec and body hash; for JSON, which has
+no comments, its `$comment`, its project and the recorded hash). Any other entry
+stops the render (exit 2) before anything is touched. Every read, write and
+delete goes through `SafeTree`, which refuses links below the trusted root.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 from mlci import __version__
-from mlci.discover import display_path
-from mlci.errors import GeneratedFileConflict
-from mlci.render.marker import edited_by_hand, sha256_text
+from mlci.discover import SPEC_NAME, display_path
+from mlci.errors import GeneratedFileConflict, InputError, Location, UserError
+from mlci.render.marker import comment_prefix, json_project, read_marker, sha256_text
+from mlci.safe_fs import SafeTree, relative_parts
 
 MANIFEST_DIR = ".mlci"
+MANIFEST_SUFFIX = ".manifest.json"
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class SpecCollision(UserError):
+    """Two specs would render to the same file: neither may overwrite the other's."""
+
+    def __init__(self, path: str, ours: str, theirs: str, how: str) -> None:
+        super().__init__(
+            f"{path}: {how} {theirs}, and {ours} renders it too; two projects never share a generated file "
+            "(give each its own --out folder, or move the other project's file away)"
+        )
 
 
 @dataclass
 class FilePlan:
-    out_dir: Path
+    out_dir: Path  # where the files go, as the user named it
     project: str
-    spec_ref: str
+    spec_ref: str  # the spec's path relative to out_dir, as the marker names it
     files: dict[str, str]  # relative path -> full content with marker
+    spec_display: str = ""  # the spec as the user sees it, for messages
+    root: Path | None = None  # trusted folder: no link below it is followed; default out_dir
+    prefix: PurePosixPath = field(default_factory=PurePosixPath)  # out_dir relative to root
+
+    def __post_init__(self) -> None:
+        self.spec_display = self.spec_display or self.spec_ref
+        for rel in self.files:
+            relative_parts(rel)  # renderers produce normalised relative paths; fail loudly if one does not
+
+    @property
+    def manifest_rel(self) -> str:
+        return f"{MANIFEST_DIR}/{self.project}{MANIFEST_SUFFIX}"
 
     @property
     def manifest_path(self) -> Path:
-        return self.out_dir / MANIFEST_DIR / f"{self.project}.manifest.json"
+        return self.out_dir / self.manifest_rel
+
+    def tree(self) -> SafeTree:
+        return SafeTree(self.root or self.out_dir)
+
+    def in_tree(self, rel: str) -> str:
+        return (self.prefix / rel).as_posix()
 
     def manifest(self) -> str:
         document = {
@@ -40,12 +81,6 @@ class FilePlan:
             "files": {path: sha256_text(content) for path, content in sorted(self.files.items())},
         }
         return json.dumps(document, indent=2, sort_keys=True) + "\n"
-
-    def previous_files(self) -> dict[str, str]:
-        try:
-            return dict(json.loads(self.manifest_path.read_text(encoding="utf-8")).get("files", {}))
-        except (OSError, ValueError, AttributeError):
-            return {}
 
 
 @dataclass
@@ -59,91 +94,246 @@ class WriteReport:
 @dataclass
 class CheckReport:
     out_of_date: list[tuple[Path, str]] = field(default_factory=list)  # (path, why)
+    in_the_way: list[Path] = field(default_factory=list)  # files `render` refuses to overwrite without --force
 
     @property
     def clean(self) -> bool:
         return not self.out_of_date
 
 
-def _edited(current: str, recorded_hash: str | None) -> bool | None:
-    """`edited_by_hand`, and for files that cannot carry the marker (JSON) the hash the
-    manifest recorded when mlci wrote them; None when mlci did not write the file."""
-    hand = edited_by_hand(current)
-    if hand is None and recorded_hash is not None:
-        return sha256_text(current) != recorded_hash
-    return hand
+@dataclass
+class Decision:
+    """What a render of the plan would do, decided once for `write_plan` and `check_plan`."""
+
+    write: dict[str, str] = field(default_factory=dict)
+    unchanged: list[str] = field(default_factory=list)
+    stale: list[tuple[str, str]] = field(default_factory=list)  # (rel, why) of files to write
+    conflicts: list[tuple[str, str]] = field(default_factory=list)  # (rel, why): only --force overwrites them
+    remove: list[str] = field(default_factory=list)
+    keep: list[tuple[str, str]] = field(default_factory=list)  # orphans edited by hand
+    manifest_current: bool = True
 
 
-def check_plan(plan: FilePlan) -> CheckReport:
-    report = CheckReport()
-    previous = plan.previous_files()
+def decide(plan: FilePlan) -> Decision:
+    """Read the tree and the manifest and decide every action; raises (exit 2) before
+    anything is touched when the manifest lists what mlci may not remove, when a link
+    lies on a path, or when a file belongs to another spec."""
+    tree = plan.tree()
+    previous = _previous_files(plan, tree)
+    _refuse_files_of_other_manifests(plan, tree)
+    decision = Decision()
     for rel, content in sorted(plan.files.items()):
-        path = plan.out_dir / rel
-        current = _read(path)
+        current = tree.read_text(plan.in_tree(rel))
         if current is None:
-            report.out_of_date.append((path, "missing"))
-        elif current != content:
-            hand = _edited(current, previous.get(rel))
-            why = "not generated by mlci" if hand is None else ("edited by hand" if hand else "out of date")
-            report.out_of_date.append((path, why))
+            decision.write[rel] = content
+            decision.stale.append((rel, "missing"))
+        elif current == content:
+            decision.unchanged.append(rel)
+        else:
+            why = _why_different(plan, rel, current, previous.get(rel))
+            decision.write[rel] = content
+            if why == "out of date":
+                decision.stale.append((rel, why))
+            else:
+                decision.conflicts.append((rel, why))
+    problems = []
     for rel in sorted(set(previous) - set(plan.files)):
-        if (plan.out_dir / rel).exists():
-            report.out_of_date.append((plan.out_dir / rel, "no longer generated (orphan)"))
-    if plan.files and _read(plan.manifest_path) != plan.manifest():
+        current = tree.read_text(plan.in_tree(rel))
+        if current is None:
+            continue
+        verdict = _orphan_verdict(plan, rel, current, previous[rel])
+        if verdict == "remove":
+            decision.remove.append(rel)
+        elif verdict == "keep":
+            decision.keep.append((rel, "no longer generated, but edited by hand: `mlci render` keeps it"))
+        else:
+            problems.append(f"{_manifest_location(plan, rel)}: lists {rel!r}, which {verdict}")
+    if problems:
+        raise UserError(
+            "\n".join(problems) + "\nmlci removes only files it generated from this spec and nobody edited since; "
+            "nothing was touched (restore the manifest, or delete it to start over)"
+        )
+    decision.manifest_current = tree.read_text(plan.in_tree(plan.manifest_rel)) == plan.manifest()
+    return decision
+
+
+def _why_different(plan: FilePlan, rel: str, current: str, recorded: str | None) -> str:
+    """Why a file at a planned path differs: "out of date" (mlci's, untouched: overwrite),
+    or why only --force may overwrite it. Another spec's file raises."""
+    shown = display_path(plan.out_dir / rel)
+    if comment_prefix(rel) is None:
+        project = json_project(current)
+        if project is None:
+            return "exists and was not generated by mlci"
+        if project != plan.project:
+            raise SpecCollision(shown, plan.spec_display, f"project {project!r}", "was generated by mlci for")
+        if recorded is None or sha256_text(current) != recorded:
+            return "was generated by mlci but edited by hand since"
+        return "out of date"
+    marker, body = read_marker(current)
+    if marker is None:
+        return "exists and was not generated by mlci"
+    if marker.spec != plan.spec_ref:
+        raise SpecCollision(shown, plan.spec_display, _spec_shown(plan, marker.spec), "was generated by mlci from")
+    if sha256_text(body) != marker.body:
+        return "was generated by mlci but edited by hand since"
+    return "out of date"
+
+
+def _orphan_verdict(plan: FilePlan, rel: str, current: str, recorded: str) -> str:
+    """The fate of a file the manifest lists but the plan no longer has: "remove" when the file
+    proves mlci generated it from this spec and nobody edited it since, "keep" when someone
+    edited it, else why the manifest may not name it."""
+    nested = _nested_spec(plan, rel, current)
+    if nested is not None:
+        return f"lies in the folder of another project ({display_path(nested)})"
+    if comment_prefix(rel) is None:
+        project = json_project(current)
+        if project is None:
+            return "does not carry mlci's marker: mlci did not generate it"
+        if project != plan.project:
+            return f"mlci generated for project {project!r}, not {plan.project!r}"
+        return "remove" if sha256_text(current) == recorded else "keep"
+    marker, body = read_marker(current)
+    if marker is None:
+        return "does not carry mlci's marker: mlci did not generate it"
+    if marker.spec != plan.spec_ref:
+        return f"mlci generated from {_spec_shown(plan, marker.spec)}, not from {plan.spec_display}"
+    return "remove" if sha256_text(body) == marker.body else "keep"
+
+
+def _nested_spec(plan: FilePlan, rel: str, current: str) -> Path | None:
+    """A spec in a folder between the output folder and the file: the file is that project's.
+
+    The marker names the spec relative to the folder it was rendered into, so `Jenkinsfile`
+    of a project in `sub/` reads "from mlproject.yaml" just like ours; where it lies tells them apart."""
+    marker, _ = read_marker(current)
+    names = {SPEC_NAME} | ({marker.spec} if marker is not None else set())
+    folders = rel.split("/")[:-1]
+    for depth in range(len(folders), 0, -1):
+        for name in names:
+            candidate = plan.out_dir.joinpath(*folders[:depth], name)
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _spec_shown(plan: FilePlan, spec_ref: str) -> str:
+    return display_path(plan.out_dir / spec_ref) if "\0" not in spec_ref else repr(spec_ref)
+
+
+def _previous_files(plan: FilePlan, tree: SafeTree) -> dict[str, str]:
+    """The files the manifest says the last render of this spec generated, checked entry by entry."""
+    text = tree.read_text(plan.in_tree(plan.manifest_rel))
+    if text is None:
+        return {}
+    shown = display_path(plan.manifest_path)
+    document = _parse_manifest(text, shown)
+    recorded_spec = document.get("spec")
+    if recorded_spec != plan.spec_ref:
+        theirs = _spec_shown(plan, recorded_spec) if isinstance(recorded_spec, str) else repr(recorded_spec)
+        raise SpecCollision(shown, plan.spec_display, theirs, "is the manifest of")
+    files = document.get("files")
+    if not isinstance(files, dict):
+        raise InputError(Location(shown), "'files' must map each generated path to its sha256")
+    for rel, digest in files.items():
+        try:
+            relative_parts(rel)
+        except ValueError as exc:
+            raise InputError(
+                _manifest_location(plan, rel, text),
+                f"entry {rel!r} must be a path inside the output folder, but {exc}; nothing was touched",
+            ) from None
+        if not isinstance(digest, str) or not _SHA256.match(digest):
+            raise InputError(_manifest_location(plan, rel, text), f"entry {rel!r}: expected a sha256 hex digest")
+    return dict(files)
+
+
+def _parse_manifest(text: str, shown: str) -> dict[str, Any]:
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        where = Location(shown, exc.lineno, exc.colno) if isinstance(exc, json.JSONDecodeError) else Location(shown)
+        raise InputError(where, "not a valid mlci manifest (invalid JSON); delete it to start over") from None
+    if not isinstance(document, dict):
+        raise InputError(Location(shown), "not a valid mlci manifest (expected a JSON object)")
+    return document
+
+
+def _manifest_location(plan: FilePlan, rel: str, text: str | None = None) -> Location:
+    """Where the manifest names `rel`, for messages."""
+    shown = display_path(plan.manifest_path)
+    if text is None:
+        text = plan.tree().read_text(plan.in_tree(plan.manifest_rel)) or ""
+    at = text.find(json.dumps(rel) + ":")
+    if at < 0:
+        return Location(shown)
+    line = text.count("\n", 0, at) + 1
+    return Location(shown, line, at - (text.rfind("\n", 0, at) + 1) + 1)
+
+
+def _refuse_files_of_other_manifests(plan: FilePlan, tree: SafeTree) -> None:
+    """Another spec's manifest in the same folder listing a file of ours: two projects collide."""
+    folder = plan.in_tree(MANIFEST_DIR)
+    ours = plan.manifest_rel.rsplit("/", 1)[1]
+    for name in tree.list_folder(folder):
+        if name == ours or not name.endswith(MANIFEST_SUFFIX):
+            continue
+        try:
+            document = json.loads(tree.read_text(f"{folder}/{name}") or "")
+        except ValueError:
+            continue  # not a manifest of ours to honour; its own project's render reports it
+        if not isinstance(document, dict) or not isinstance(document.get("files"), dict):
+            continue
+        spec = document.get("spec")
+        if spec == plan.spec_ref:
+            continue  # this spec's own manifest under an earlier project name
+        shared = sorted(set(document["files"]) & set(plan.files))
+        if shared:
+            theirs = _spec_shown(plan, spec) if isinstance(spec, str) else f"the manifest {name}"
+            shown = display_path(plan.out_dir / shared[0])
+            raise SpecCollision(shown, plan.spec_display, theirs, "is listed as generated from")
+
+
+def check_plan(plan: FilePlan, decision: Decision | None = None) -> CheckReport:
+    decision = decision or decide(plan)
+    report = CheckReport()
+    for rel, why in decision.stale:
+        report.out_of_date.append((plan.out_dir / rel, why))
+    for rel, why in decision.conflicts:
+        shown = "not generated by mlci" if why.startswith("exists") else "edited by hand"
+        report.out_of_date.append((plan.out_dir / rel, shown))
+        report.in_the_way.append(plan.out_dir / rel)
+    for rel in decision.remove:
+        report.out_of_date.append((plan.out_dir / rel, "no longer generated (orphan)"))
+    for rel, why in decision.keep:
+        report.out_of_date.append((plan.out_dir / rel, why))
+    if plan.files and not decision.manifest_current:
         report.out_of_date.append((plan.manifest_path, "manifest out of date"))
+    report.out_of_date.sort(key=lambda item: item[0].as_posix())
     return report
 
 
-def write_plan(plan: FilePlan, force: bool = False) -> WriteReport:
-    conflicts = []
-    previous = plan.previous_files()
-    for rel, content in sorted(plan.files.items()):
-        current = _read(plan.out_dir / rel)
-        if current is None or current == content or force:
-            continue
-        hand = _edited(current, previous.get(rel))
-        if hand is None:
-            conflicts.append((rel, "exists and was not generated by mlci"))
-        elif hand:
-            conflicts.append((rel, "was generated by mlci but edited by hand since"))
-    if conflicts:
-        rel, reason = conflicts[0]
-        more = f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
+def refuse_conflicts(plan: FilePlan, decision: Decision, force: bool) -> None:
+    """Files in the way (not mlci's, or edited by hand) stop the render unless --force."""
+    if decision.conflicts and not force:
+        rel, reason = decision.conflicts[0]
+        more = f" (and {len(decision.conflicts) - 1} more)" if len(decision.conflicts) > 1 else ""
         raise GeneratedFileConflict(display_path(plan.out_dir / rel), reason + more)
 
-    report = WriteReport()
-    for rel, content in sorted(plan.files.items()):
-        path = plan.out_dir / rel
-        if _read(path) == content:
-            report.unchanged.append(path)
-            continue
-        _atomic_write(path, content)
-        report.written.append(path)
-    for rel in sorted(set(previous) - set(plan.files)):
-        path = plan.out_dir / rel
-        current = _read(path)
-        if current is None:
-            continue
-        if _edited(current, previous[rel]) is False:
-            path.unlink()
-            report.removed.append(path)
-        else:
-            report.kept_orphans.append(path)
-    _atomic_write(plan.manifest_path, plan.manifest())
+
+def write_plan(plan: FilePlan, force: bool = False, decision: Decision | None = None) -> WriteReport:
+    decision = decision or decide(plan)
+    refuse_conflicts(plan, decision, force)
+    tree = plan.tree()
+    report = WriteReport(unchanged=[plan.out_dir / rel for rel in decision.unchanged])
+    for rel, content in sorted(decision.write.items()):
+        tree.write_text(plan.in_tree(rel), content)
+        report.written.append(plan.out_dir / rel)
+    for rel in decision.remove:
+        if tree.remove(plan.in_tree(rel)):
+            report.removed.append(plan.out_dir / rel)
+    report.kept_orphans = [plan.out_dir / rel for rel, _ in decision.keep]
+    if not decision.manifest_current:
+        tree.write_text(plan.in_tree(plan.manifest_rel), plan.manifest())
     return report
-
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError):
-        return ""  # unreadable counts as "differs"; the marker check then protects it
-
-
-def _atomic_write(path: Path, content: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.mlci-tmp")
-    tmp.write_text(content, encoding="utf-8", newline="\n")
-    os.replace(tmp, path)

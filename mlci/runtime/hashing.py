@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
+
+from mlci.errors import UserError
 
 CHUNK = 1 << 20  # 1 MiB: large enough to keep hashlib busy, small enough for any machine
 
@@ -27,13 +31,34 @@ def digest_file(path: Path, with_md5: bool = False) -> Digest:
     sha = hashlib.sha256()
     md5 = hashlib.md5(usedforsecurity=False) if with_md5 else None
     size = 0
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:
         while block := handle.read(CHUNK):
             sha.update(block)
             if md5 is not None:
                 md5.update(block)
             size += len(block)
     return Digest(sha.hexdigest(), size, md5.hexdigest() if md5 else None)
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Open a regular file for reading; a device, pipe or socket is refused without a read
+    (`/dev/zero` never ends, a pipe blocks forever). O_NONBLOCK makes opening a pipe return
+    at once; it does not change how a regular file reads."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a folder, expected a file") from None
+    handle = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        handle.close()
+        raise SpecialFileError(path)
+    return handle
+
+
+class SpecialFileError(UserError):
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path}: is a device, pipe or socket, not a regular file; mlci does not read it")
+        self.path = path
 
 
 def digest_tree(root: Path) -> Digest:

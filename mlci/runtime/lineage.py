@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import re
+import stat
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,10 +102,25 @@ def _relative(spec: Spec, path: Path) -> str:
         return path.as_posix()
 
 
+def _refuse_special(spec: Spec, index: int, path: Path) -> None:
+    """A dataset that is a device, pipe or socket (say `data.csv -> /dev/zero`) is never read:
+    exit 2 at the dataset's uri, before anything is hashed."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise InputError(
+            spec.location(("datasets", index, "uri")),
+            f"dataset {spec.data['datasets'][index]['uri']!r} is a device, pipe or socket, not a file or folder; "
+            "mlci does not read it",
+        )
+
+
 def dataset_states(spec: Spec, dvc: DvcIndex | None = None) -> list[DatasetState]:
     dvc = dvc or DvcIndex(spec.directory)
     states = []
-    for dataset in spec.data.get("datasets", []):
+    for index, dataset in enumerate(spec.data.get("datasets", [])):
         uri = dataset["uri"]
         path = local_path(spec, uri)
         common = {
@@ -123,6 +139,7 @@ def dataset_states(spec: Spec, dvc: DvcIndex | None = None) -> list[DatasetState
                 DatasetState(kind="missing", path=_relative(spec, path), sha256=None, size=None, dvc=pinned, **common)
             )
             continue
+        _refuse_special(spec, index, path)
         digest = digest_path(path, with_md5=pin is not None and not pin.is_folder)
         states.append(
             DatasetState(
@@ -201,9 +218,12 @@ def record_lineage(spec: Spec, now: dt.datetime | None = None) -> dict[str, Any]
     }
 
 
-def write_json(path: Path, document: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+def write_json(path: Path, document: dict[str, Any], base: Path) -> None:
+    """Write atomically; no link between `base` (the project, or the current folder for a
+    path the user named) and the file is followed."""
+    from mlci import safe_fs
+
+    safe_fs.write_text(path, json.dumps(document, indent=2, sort_keys=True) + "\n", base)
 
 
 def read_lineage(path: Path, shown: str | None = None) -> dict[str, Any]:
