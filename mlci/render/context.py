@@ -139,9 +139,9 @@ def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[s
 def require_safe_path(path: str, spec: Spec) -> None:
     """Refuse a path that rendered files would name, unless every part of it is a plain name."""
     if not all(_SAFE_PATH_PART.fullmatch(part) for part in path.split("/")):
-        # ascii(): the refused name itself must not break the line it is reported on.
+        # !a (ascii): the refused name itself must not break the line it is reported on.
         raise UserError(
-            f"{ascii(spec.display_path)}: cannot render with the path {ascii(path)} in the pipelines: folder and "
+            f"{spec.display_path!a}: cannot render with the path {path!a} in the pipelines: folder and "
             "file names there may use only letters, digits, '.', '_' and '-', and may not start with '-'; "
             "rename the folder (or choose another --out)"
         )
