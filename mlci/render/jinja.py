@@ -24,8 +24,7 @@ _SAFE_WORD = re.compile(r"[A-Za-z0-9_./:@=+-]+")
 # non-characters. Fixed ranges rather than unicodedata: the same spec gives the same bytes on
 # every Python.
 _UNPRINTABLE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f"
-    "\ufeff\ufff9-\uffff\ud800-\udfff]"
+    "[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\uffff\ud800-\udfff]"
 )
 # Groovy's own short escapes; other unprintable characters become \uXXXX.
 _GROOVY_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
