@@ -8,7 +8,9 @@ from pathlib import Path
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 IDENT = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$"
-REL_PATH = r"^(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9._/-]{1,255}$"
+# Folders and a file below the spec's folder: no '/' at either end, no empty or '..' part, and no
+# part that starts with '-' (it would read as an option where the path is a command's argument).
+REL_PATH = r"^(?!.*(^|/)\.\.(/|$))[A-Za-z0-9._][A-Za-z0-9._-]*(/[A-Za-z0-9._][A-Za-z0-9._-]*)*$"
 DURATION = r"^[1-9][0-9]{0,5}(s|m|h)$"
 ISO_PERIOD = r"^P(?!$)([0-9]{1,4}Y)?([0-9]{1,4}M)?([0-9]{1,4}W)?([0-9]{1,5}D)?$"
 CRON_FIELD = r"(\*|[0-9]{1,2}(-[0-9]{1,2})?)(/[0-9]{1,2})?(,(\*|[0-9]{1,2}(-[0-9]{1,2})?)(/[0-9]{1,2})?)*"
@@ -18,7 +20,43 @@ SHA256 = r"^[a-f0-9]{64}$"
 IMAGE = r"^[a-z0-9][a-z0-9.-]*(:[0-9]{1,5})?(/[a-z0-9][a-z0-9._-]*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
 QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$"
 METRIC = r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"
-ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,63}$"
+# ci.env names that mlci refuses, because a value for them would change what the pipeline runs
+# rather than hand the project's code a setting:
+# - names the rendered pipelines set themselves (a second definition is a duplicate key, and
+#   the parser that keeps the last one runs what the spec says): MLCI_*, and the variables
+#   of the jobs' scripts;
+# - names the CI systems set or read to decide what runs and where (GitLab rules read CI_*,
+#   Jenkins' stages BRANCH_IS_PRIMARY, GitHub's runner ACTIONS_*, GitLab's runner FF_* and
+#   DOCKER_AUTH_CONFIG, Azure refuses ENDPOINT*, INPUT*, SECRET*, PATH*, SECUREFILE*);
+# - names that change the toolchain the jobs run: pip (PIP_*: index URLs, config files), the
+#   interpreter (PYTHON*), the shell (BASH_ENV, ENV, PS4, IFS...), the dynamic loader (LD_*,
+#   DYLD_*), git, gh, ssh, docker, kubectl, node (NODE_OPTIONS runs code in every action),
+#   the JVM, MLflow (the gate's baseline), trust stores (SSL_*) and proxies.
+RESERVED_ENV_PREFIXES = (
+    "MLCI_", "PIP_", "PYTHON", "LD_", "DYLD_", "BASH", "GIT_", "GH_", "GITHUB_", "ACTIONS_", "RUNNER_",
+    "CI_", "GITLAB_", "FF_", "DOCKER_", "BUILDKIT_", "KUBE", "NODE_", "NPM_CONFIG_", "JAVA_", "_JAVA_",
+    "JDK_", "SSL_", "SSH_", "XDG_", "MLFLOW_", "SYSTEM", "BUILD_", "AGENT_", "PIPELINE_", "RELEASE_",
+    "ENDPOINT", "INPUT", "SECRET", "SECUREFILE", "PATH", "JENKINS_", "HUDSON_", "JOB_", "BRANCH_",
+    "CHANGE_", "TAG_", "WORKSPACE", "EXECUTOR_", "STAGE_", "PERL", "RUBY",
+)
+RESERVED_ENV_NAMES = (
+    # The shell and the process.
+    "HOME", "ENV", "SHELL", "SHELLOPTS", "PS4", "IFS", "CDPATH", "GLOBIGNORE", "PROMPT_COMMAND", "CLASSPATH",
+    "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "FTP_PROXY", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+    # The CI systems' own.
+    "CI", "TF_BUILD", "ISDELIVERY", "ISDRIFTRUN",
+    # What the rendered jobs' scripts read (templates/).
+    "IMAGE", "IMAGE_REF", "IMAGE_REPOSITORY", "TRAINING_IMAGE", "TRAINING_IMAGE_REF", "TRAINING_IMAGE_REPOSITORY",
+    "REGISTRY", "REGISTRY_USERNAME", "REGISTRY_PASSWORD", "MODEL", "BLESSING", "NAMESPACE", "PROJECT_DIR",
+    "SPEC_FILE", "REQUIREMENTS",
+)
+ENV_NAME = (
+    rf"^(?!({'|'.join(RESERVED_ENV_PREFIXES)})|({'|'.join(RESERVED_ENV_NAMES)})$)[A-Z_][A-Z0-9_]{{0,63}}$"
+)
+
+
+# Appended to every pattern (anchor_whole_strings): no newline after the end-of-string anchor.
+WHOLE_STRING = r"(?!\n)"
 
 
 def s(description: str, **kw):
@@ -44,7 +82,7 @@ def ref(name: str, description: str):
 defs = {
     "name": s("A DNS-1123 label: lower-case letters, digits and '-', at most 63 characters.", pattern=DNS_LABEL),
     "identity": s("A user or group name as the CI system knows it (letters, digits, '.', '_', '@', '-').", pattern=IDENT),
-    "relativePath": s("A path relative to the folder of mlproject.yaml, without '..'.", pattern=REL_PATH),
+    "relativePath": s("A path relative to the folder of mlproject.yaml: letters, digits, '.', '_' and '-' between single '/', without '..' and without a part that starts with '-'.", pattern=REL_PATH, maxLength=255),
     "command": {
         "description": "A command and its arguments. A string is split like a shell would split it, but it is never run through a shell.",
         "oneOf": [
@@ -241,7 +279,7 @@ schema = {
                 ),
                 "latency": obj("Latency alerting.", {"p95_ms": {"type": "integer", "minimum": 1, "description": "Alert when p95 latency exceeds this."}}),
                 "prometheus_url": s("The Prometheus that canary analysis queries (http or https URL). Default: the Argo Rollouts controller's ARGO_ROLLOUTS_PROMETHEUS_ADDRESS.", pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$", maxLength=500),
-                "alerts": arr("Alert destinations, as 'kind:target' (slack:#channel, email:team@example.com, pagerduty:service).", {"type": "string", "pattern": r"^(slack|email|pagerduty|webhook):[^\s]{1,200}$"}),
+                "alerts": arr("Alert destinations, as 'kind:target' (slack:#channel, email:team@example.com, pagerduty:service).", {"type": "string", "pattern": r"^(slack|email|pagerduty|webhook):[!-~]{1,200}$"}),
             },
         ),
         "ci": obj(
@@ -255,7 +293,19 @@ schema = {
                 "repository_path": ref("relativePath", "Where the render output (the folder holding k8s/) is in that repository, for Argo CD's source path. Default '.', the repository root."),
                 "image_registry": s("Where CI pushes the project's images, e.g. ghcr.io/acme or registry.example.com/ml. Default registry.example.com/<team>.", pattern=r"^[a-z0-9][a-z0-9.-]*(:[0-9]{1,5})?(/[a-z0-9][a-z0-9._-]*)*$", maxLength=200),
                 "mlci_version": s("The mlci version CI installs. Default: the version that rendered the files.", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+([a-z0-9.+-]*)$"),
-                "env": {"type": "object", "description": "Extra environment variables for every CI job.", "propertyNames": {"pattern": ENV_NAME}, "additionalProperties": {"type": ["string", "number", "boolean"]}, "maxProperties": 50},
+                "env": {
+                    "type": "object",
+                    "description": "Extra environment variables for every CI job; their values are passed as data, never expanded.",
+                    "propertyNames": {
+                        "pattern": ENV_NAME,
+                        "description": (
+                            "An environment variable name (A-Z, 0-9, '_'), and not one that mlci's pipelines set or that "
+                            "changes the toolchain (MLCI_*, PIP_*, PYTHON*, LD_*, BASH_ENV, PATH, HOME, CI_*, GIT_*...: "
+                            "the pattern lists them all)"
+                        ),
+                    }, "additionalProperties": {"type": ["string", "number", "boolean"]},
+                    "maxProperties": 50,
+                },
             },
         ),
         "governance": obj(
@@ -273,6 +323,26 @@ schema = {
 
 defs["dataset"] = dataset
 defs["environment"] = environment
+
+
+def anchor_whole_strings(node):
+    """JSON Schema's `pattern` is a search, and Python's `$` (jsonschema uses `re.search`) also
+    matches before a final newline: "credit-risk\n" would pass ^...$. The lookahead `(?!\n)`
+    refuses that in Python and is a no-op in ECMAScript, so editors and mlci agree that the
+    whole string must match. Every pattern must be anchored at both ends."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str):
+                assert value.startswith("^") and value.endswith("$"), f"unanchored pattern {value!r}"
+                node[key] = value + WHOLE_STRING
+            else:
+                anchor_whole_strings(value)
+    elif isinstance(node, list):
+        for item in node:
+            anchor_whole_strings(item)
+
+
+anchor_whole_strings(schema)
 
 out = Path(__file__).resolve().parent.parent / "schemas" / "mlproject.schema.json"
 out.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n")

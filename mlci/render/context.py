@@ -5,11 +5,13 @@ defaults themselves, so all targets agree on them."""
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from pathlib import Path
 from typing import Any
 
 from mlci import __version__
+from mlci.errors import InputError, UserError
 from mlci.loader import Spec
 
 DEFAULT_PYTHON = "3.11"
@@ -25,6 +27,14 @@ DEFAULT_CANARY_STEPS = ({"weight": 20, "pause": "10m"}, {"weight": 50, "pause": 
 RELEASE_TAG_PREFIX = "v"
 # Added to a canary's pauses for its pods to start and for the last step to complete.
 ROLLOUT_MARGIN_MINUTES = 15
+# One folder or file name of a path that rendered files name (the spec's folder, its file, the
+# output folder): what is safe bare in a shell word, a YAML scalar, a Groovy string, a path
+# filter and a CI expression, and that no command reads as an option (no leading '-'). Folder
+# names are chosen by whoever opens a pull request; others are refused rather than escaped.
+_SAFE_PATH_PART = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._-]*")
+# What Azure Pipelines expands wherever it finds it in a value, with no escape: macros $( ),
+# runtime expressions $[ ] and template expressions ${{ }}.
+_AZURE_EXPRESSION = re.compile(r"\$(\(|\[|\{\{)")
 
 
 def as_argv(command: str | list[str] | None) -> list[str]:
@@ -43,6 +53,11 @@ def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[s
     mlci_version = ci.get("mlci_version", __version__)
     project_dir = Path(os.path.relpath(spec.directory.resolve(), out_dir.resolve())).as_posix()
     spec_file = spec.path.name
+    out_from_project = Path(os.path.relpath(out_dir.resolve(), spec.directory.resolve())).as_posix()
+    for path in (project_dir, spec_file, out_from_project):
+        require_safe_path(path, spec)
+    if "azure" in targets:
+        refuse_azure_expressions(spec)
     python_version = ci.get("python_version", DEFAULT_PYTHON)
     training_image = training.get("image", f"python:{python_version}-slim")
     registry = ci.get("image_registry", f"registry.example.com/{project.get('team', 'ml')}")
@@ -54,7 +69,7 @@ def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[s
     # Pipeline jobs run mlci from the project folder, so the check re-renders from there.
     render_args = [spec_file]
     if project_dir != ".":
-        render_args += ["--out", Path(os.path.relpath(out_dir.resolve(), spec.directory.resolve())).as_posix()]
+        render_args += ["--out", out_from_project]
     for target in targets:
         render_args += ["--target", target]
 
@@ -119,6 +134,28 @@ def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[s
         "release_tag_prefix": RELEASE_TAG_PREFIX,
         "governance": data.get("governance", {}),
     }
+
+
+def require_safe_path(path: str, spec: Spec) -> None:
+    """Refuse a path that rendered files would name, unless every part of it is a plain name."""
+    if not all(_SAFE_PATH_PART.fullmatch(part) for part in path.split("/")):
+        # !a (ascii): the refused name itself must not break the line it is reported on.
+        raise UserError(
+            f"{spec.display_path!a}: cannot render with the path {path!a} in the pipelines: folder and "
+            "file names there may use only letters, digits, '.', '_' and '-', and may not start with '-'; "
+            "rename the folder (or choose another --out)"
+        )
+
+
+def refuse_azure_expressions(spec: Spec) -> None:
+    """ci.env values are data; Azure Pipelines cannot carry `$(`, `$[` or `${{` as data."""
+    for key, value in spec.data.get("ci", {}).get("env", {}).items():
+        if isinstance(value, str) and _AZURE_EXPRESSION.search(value):
+            raise InputError(
+                spec.location(("ci", "env", key)),
+                f"ci.env.{key}: Azure Pipelines would expand the $(...), $[...] or ${{{{...}}}} in this value, "
+                "and has no way to escape them; write the value without them, or leave azure out of ci.providers",
+            )
 
 
 def _resources(raw: dict[str, Any], cpu: str, memory: str) -> dict[str, Any]:

@@ -16,28 +16,58 @@ from typing import Any
 
 from mlci.resources import data_dir
 
-_SAFE_WORD = re.compile(r"^[A-Za-z0-9_./:@=+-]+$")
+_SAFE_WORD = re.compile(r"[A-Za-z0-9_./:@=+-]+")
+# Characters no rendered string holds raw, whatever the target: C0 and C1 controls and DEL (not
+# printable in YAML: the parser stops; a raw CR or LF ends a Groovy string), the Unicode line and
+# paragraph separators and NEL (line breaks to YAML 1.1 parsers), the byte-order mark, invisible
+# and bidirectional format characters (text that reads otherwise than it parses), surrogates and
+# non-characters. Fixed ranges rather than unicodedata: the same spec gives the same bytes on
+# every Python.
+_UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\uffff\ud800-\udfff]"
+)
+# Groovy's own short escapes; other unprintable characters become \uXXXX.
+_GROOVY_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+_GROOVY_SPECIAL = re.compile("[\\\\'\n\r\t\b\f]")
+
+
+def _unicode_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match[0]):04x}"
+
+
+def _escape_unprintable(text: str) -> str:
+    """\\uXXXX for every unprintable character: an escape YAML, JSON and Groovy strings share."""
+    return _UNPRINTABLE.sub(_unicode_escape, text)
 
 
 def shell_quote(value: Any) -> str:
     """POSIX-shell quoting; plain words stay readable."""
     text = str(value)
-    return text if _SAFE_WORD.match(text) else shlex.quote(text)
+    return text if _SAFE_WORD.fullmatch(text) else shlex.quote(text)
 
 
 def yaml_string(value: Any) -> str:
-    """A double-quoted YAML scalar (JSON strings are valid YAML)."""
-    return json.dumps(str(value), ensure_ascii=False)
+    """A double-quoted YAML scalar that parses back to exactly `value`, on one line: a JSON
+    string (valid YAML) with every unprintable character escaped as well."""
+    return _escape_unprintable(json.dumps(str(value), ensure_ascii=False))
 
 
 def groovy_string(value: Any) -> str:
-    """A single-quoted Groovy string: no interpolation of `$`, backslashes escaped."""
-    text = str(value).replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n")
-    return f"'{text}'"
+    """A single-quoted Groovy string: no interpolation of `$`, on one line, every quote,
+    backslash, line break and unprintable character escaped."""
+    text = _GROOVY_SPECIAL.sub(lambda match: _GROOVY_ESCAPES[match[0]], str(value))
+    return f"'{_escape_unprintable(text)}'"
+
+
+def github_literal(value: Any) -> str:
+    """Text GitHub Actions takes as it is: it evaluates `${{ ... }}` in almost every value
+    (`env:`, `run:`, `with:`), so each `${{` becomes an expression that yields it."""
+    return str(value).replace("${{", "${{ '${{' }}")
 
 
 def to_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    """JSON on one line, with every unprintable character escaped (it often sits in YAML)."""
+    return _escape_unprintable(json.dumps(value, sort_keys=True, ensure_ascii=False))
 
 
 def k8s_name(value: Any) -> str:
@@ -50,6 +80,7 @@ FILTERS = {
     "shq": shell_quote,
     "yamlstr": yaml_string,
     "groovystr": groovy_string,
+    "github_literal": github_literal,
     "tojson_sorted": to_json,
     "k8s_name": k8s_name,
 }
