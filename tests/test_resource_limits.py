@@ -96,3 +96,66 @@ def test_a_spec_file_over_the_size_limit_is_exit_2(cli, tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert f"mlproject.yaml:1:1: critical syntax file is {spec.stat().st_size} bytes;" in result.stdout
     assert f"mlci reads specs up to {MAX_FILE_BYTES} bytes" in result.stdout
+
+
+DATASETS = IRIS[IRIS.index("datasets:\n") : IRIS.index("training:\n")]
+DATASET = DATASETS.removeprefix("datasets:\n")
+
+
+def _with_datasets(count: int) -> str:
+    """The iris spec with `count` copies of its dataset, each under its own name."""
+    copies = "".join(DATASET.replace("name: iris", f"name: iris-{n}") for n in range(count))
+    return IRIS.replace(DATASETS, "datasets:\n" + copies)
+
+
+def _datasets_line(text: str) -> int:
+    return text.splitlines().index("datasets:") + 1
+
+
+def test_the_dataset_limit_on_both_sides(cli, tmp_path: Path) -> None:
+    from mlci.schema import load_schema
+
+    limit = load_schema()["properties"]["datasets"]["maxItems"]
+    assert "at most 100" in load_schema()["properties"]["datasets"]["description"]
+    spec = tmp_path / "mlproject.yaml"
+    spec.write_text(_with_datasets(limit))
+    result = cli("check", str(spec), "--now", "2026-11-22", "-o", "json")
+    assert result.exit_code == 0, result.stdout + result.stderr  # decided, and clean
+
+    spec.write_text(_with_datasets(limit + 1))
+    result = cli("check", str(spec), "--now", "2026-11-22")
+    assert result.exit_code == 2, result.stdout + result.stderr
+    line = _datasets_line(spec.read_text())
+    expected = f"mlproject.yaml:{line}:1: high schema datasets has {limit + 1} items; at most {limit} are allowed"
+    assert expected in result.stdout
+
+
+def test_fifteen_thousand_datasets_are_refused_with_a_clear_message(cli, tmp_path: Path) -> None:
+    """Through aliases the file stays small; the embedded engine used to end in exit 3 after 23 s."""
+    spec = tmp_path / "mlproject.yaml"
+    small = '  - &d {name: iris, uri: data/iris.csv, version: "1", personal_data: false}\n'
+    text = IRIS.replace(DATASETS, "datasets:\n" + small + "  - *d\n" * 14_999)
+    spec.write_text(text)
+    result = cli("check", str(spec), "--now", "2026-11-22")
+    assert result.exit_code == 2, result.stdout + result.stderr
+    line = _datasets_line(text)
+    assert f"mlproject.yaml:{line}:1: high schema datasets has 15000 items; at most 100" in result.stdout
+    assert len(result.stdout) < 2_000  # one line, not the list repeated back
+
+
+def test_every_list_in_the_schema_is_bounded() -> None:
+    from mlci.schema import load_schema
+
+    def unbounded(node: object, where: str) -> list[str]:
+        found = []
+        if isinstance(node, dict):
+            if node.get("type") == "array" and "maxItems" not in node:
+                found.append(where)
+            for key, value in node.items():
+                found += unbounded(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                found += unbounded(value, f"{where}/{index}")
+        return found
+
+    assert unbounded(load_schema(), "#") == []
