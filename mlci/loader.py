@@ -3,9 +3,13 @@
 The spec is parsed twice: first as a stream of events, which is iterative and
 cheap, to reject absurd nesting before the recursive composer can overflow;
 then round-trip, so that every key and item keeps its line and column. The
-plain copy handed to the schema and the policies is built with a node budget,
-so an alias bomb ("billion laughs") stops with a message instead of eating
-the machine.
+plain copy handed to the schema and the policies is built with a budget of
+nodes and of text, so an alias bomb ("billion laughs", or one large string
+repeated through aliases) stops with a message instead of eating the machine.
+
+Limits (documented in the README): a spec file is at most MAX_FILE_BYTES; once
+aliases are expanded it holds at most MAX_NODES values and MAX_EXPANDED_CHARS
+characters of keys and scalars. An ordinary spec is a few kilobytes.
 """
 
 from __future__ import annotations
@@ -20,9 +24,12 @@ from typing import Any
 from mlci.errors import InputError, Location, UserError
 from mlci.findings import JsonPath
 
-MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_FILE_BYTES = 1024 * 1024  # 1 MiB: hundreds of times the size of a real spec
 MAX_DEPTH = 64
 MAX_NODES = 100_000
+# The schema, the policy engines and the renderers all work on the expanded document; without
+# this budget, one 1 MB string referenced 1,500 times passes the node budget and becomes 1.5 GB.
+MAX_EXPANDED_CHARS = 4 * MAX_FILE_BYTES
 
 
 @dataclass
@@ -66,7 +73,9 @@ def load_spec(path: Path, display_path: str | None = None) -> Spec:
     except OSError as exc:
         raise UserError(f"{shown}: cannot read: {exc.strerror}") from None
     if len(raw) > MAX_FILE_BYTES:
-        raise InputError(Location(shown), f"file is {len(raw)} bytes; mlci reads specs up to {MAX_FILE_BYTES}")
+        raise InputError(
+            Location(shown), f"file is {len(raw)} bytes; mlci reads specs up to {MAX_FILE_BYTES} bytes (1 MiB)"
+        )
     text = _decode(raw, shown)
     return parse_spec_text(text, path, shown)
 
@@ -219,13 +228,16 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 class _PlainBuilder:
     """Nodes -> plain data, recording where every key and item stands.
 
-    Aliases share nodes, so a node budget bounds the expanded size: an alias
-    bomb stops with a message instead of eating the machine.
+    Aliases share nodes, so the expanded document can be far larger than the
+    file: a budget of nodes and one of characters (every key and scalar counted
+    each time an alias reaches it), spent while building, stop an alias bomb
+    before anything is copied.
     """
 
     def __init__(self, shown: str, constructor: Any) -> None:
         self.shown = shown
         self.left = MAX_NODES
+        self.chars_left = MAX_EXPANDED_CHARS
         self.positions: dict[JsonPath, tuple[int, int]] = {}
         self.constructor = constructor
 
@@ -240,6 +252,8 @@ class _PlainBuilder:
                 _mark_location(self.shown, where.start_mark),
                 f"the document expands to more than {MAX_NODES} nodes (anchors and aliases repeated too often)",
             )
+        if isinstance(node, ScalarNode):
+            self._spend_text(node, container)
         if isinstance(node, MappingNode):
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):
@@ -261,6 +275,7 @@ class _PlainBuilder:
                 continue
             if not isinstance(key_node, ScalarNode):
                 raise InputError(_mark_location(self.shown, key_node.start_mark), "keys must be plain strings")
+            self._spend_text(key_node, node)
             key = self._scalar(key_node)
             if key is None or isinstance(key, list | dict):
                 raise InputError(_mark_location(self.shown, key_node.start_mark), "keys must be plain strings")
@@ -280,6 +295,16 @@ class _PlainBuilder:
         if not path:
             self.positions[()] = _start(node.value[0][0]) if node.value else (1, 1)
         return out
+
+    def _spend_text(self, node: Any, container: Any) -> None:
+        self.chars_left -= len(node.value)
+        if self.chars_left < 0:
+            where = container if container is not None else node
+            raise InputError(
+                _mark_location(self.shown, where.start_mark),
+                f"the document expands to more than {MAX_EXPANDED_CHARS} characters of text "
+                "(anchors and aliases repeat large values too often)",
+            )
 
     def _scalar(self, node: Any) -> Any:
         value = self.constructor.construct_object(node, deep=True)

@@ -107,6 +107,11 @@ def _explain(error: Any) -> Iterator[tuple[JsonPath, str]]:
             hint = " (put it in quotes: YAML reads unquoted digits as a number)"
         yield path, f"{where} must be {_type_phrase(error.validator_value)}, found {_type_name(instance)}{hint}"
         return
+    if validator in ("maxItems", "maxProperties"):
+        # jsonschema's own message repeats the whole value: thousands of items in one line.
+        kind = "items" if validator == "maxItems" else "keys"
+        yield path, f"{where} has {len(instance)} {kind}; at most {error.validator_value} are allowed"
+        return
     if validator == "pattern":
         about = _describe(error)
         yield path, f"{where}: {instance!r} is not valid" + (f" ({about})" if about else "")

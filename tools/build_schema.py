@@ -72,7 +72,9 @@ def obj(description: str, properties: dict, required=(), **kw):
 
 
 def arr(description: str, items: dict, **kw):
-    return {"type": "array", "description": description, "items": items, **kw}
+    # Every list is bounded (100 unless said otherwise): the embedded policy engine slows down
+    # quadratically with list sizes and fails outright at around 15,000 items.
+    return {"type": "array", "description": description, "items": items, "maxItems": 100, **kw}
 
 
 def ref(name: str, description: str):
@@ -215,7 +217,7 @@ schema = {
             },
             required=("name", "owners"),
         ),
-        "datasets": arr("The datasets used for training and evaluation.", {"$ref": "#/$defs/dataset"}, minItems=1),
+        "datasets": arr("The datasets used for training and evaluation (at most 100).", {"$ref": "#/$defs/dataset"}, minItems=1),
         "training": obj(
             "How the model is trained.",
             {

@@ -10,11 +10,16 @@ import os
 from mlci.findings import Finding, Severity, Status, failing
 from mlci.reporters import ReportContext
 from mlci.reporters._common import artifact_path, waiver_reason
+from mlci.reporters.log_safety import TEXT, defuse_inline, one_line
 
 
 def escape_data(text: str) -> str:
-    """The message part of a workflow command: %, CR and LF are percent-encoded."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """The message part of a workflow command: %, CR and LF are percent-encoded (the runner
+    decodes them into a multi-line annotation); the other line breaks and control characters,
+    which the runner would pass through raw, become visible escapes; `##vso[` and `##[` are
+    defused, so the line cannot carry a second command."""
+    encoded = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return defuse_inline(one_line(encoded), TEXT)
 
 
 def escape_property(text: str) -> str:

@@ -8,12 +8,12 @@ GitLab has no suppressions: a waived finding stays in the report at severity
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 from mlci.findings import Finding, Severity, Status
 from mlci.reporters import ReportContext
 from mlci.reporters._common import artifact_path, fingerprint, waiver_reason
+from mlci.reporters.log_safety import log_safe_json
 
 SEVERITY = {
     Severity.INFO: "info",
@@ -34,7 +34,7 @@ def render(findings: list[Finding], context: ReportContext) -> str:
         if seen[key] > 1:
             key = hashlib.sha256(f"{key}\0{seen[key]}".encode()).hexdigest()
         issues.append(_issue(finding, key))
-    return json.dumps(issues, indent=2, ensure_ascii=False) + "\n"
+    return log_safe_json(issues)
 
 
 def _issue(finding: Finding, key: str) -> dict[str, Any]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from mlci.findings import Finding, failing
 from mlci.reporters import ReportContext
+from mlci.reporters.log_safety import log_safe_json
 
 FORMAT_VERSION = 1
 
@@ -23,4 +22,4 @@ def render(findings: list[Finding], context: ReportContext) -> str:
         },
         "findings": [f.to_dict() for f in findings],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return log_safe_json(document)

@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from mlci.findings import Finding, Status
 from mlci.reporters import ReportContext
 from mlci.reporters._common import artifact_path, location_label, waiver_reason
+from mlci.reporters.log_safety import XML, defuse, escape_raw_line_breaks_xml
 
 # Characters XML 1.0 cannot carry at all, even escaped.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -44,7 +45,9 @@ def render(findings: list[Finding], context: ReportContext) -> str:
         _count(suite)
     _count(root)
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    document = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    # Printed to stdout, the report lands in the CI log: a failure's text must not hold a command.
+    return defuse(escape_raw_line_breaks_xml(document), XML)
 
 
 def _testcase(suite: ET.Element, finding: Finding, context: ReportContext) -> None:

@@ -9,6 +9,7 @@ import html
 from mlci.findings import Finding, Severity, Status, failing
 from mlci.reporters import ReportContext
 from mlci.reporters._common import Rule, location_label, rule_catalog, waiver_reason
+from mlci.reporters.log_safety import MARKDOWN, defuse
 
 # Lets a bot find its earlier comment and update it instead of adding another.
 MARKER = "<!-- mlci-report -->"
@@ -64,7 +65,8 @@ def render(findings: list[Finding], context: ReportContext) -> str:
             expires = _cell(str(f.extra.get("expires") or "")) or "-"
             reason = _cell(waiver_reason(f)) or "-"
             lines.append(f"| {_code(f.rule_id)} | {_code(location_label(f))} | {reason} | {approved} | {expires} |")
-    return "\n".join(lines) + "\n"
+    # The report is also printed, and appended to the step summary: both are read in CI logs.
+    return defuse("\n".join(lines) + "\n", MARKDOWN)
 
 
 def _summary(failed: list[Finding], waived: list[Finding], blocking: list[Finding], fail_on: Severity) -> str:

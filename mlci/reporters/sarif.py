@@ -8,7 +8,6 @@ results rather than missing ones.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from mlci.findings import Finding, Severity
@@ -23,6 +22,7 @@ from mlci.reporters._common import (
     rule_catalog,
     waiver_reason,
 )
+from mlci.reporters.log_safety import log_safe_json
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -53,7 +53,7 @@ def render(findings: list[Finding], context: ReportContext) -> str:
         "results": [_result(f, index[f.rule_id]) for f in findings],
     }
     log = {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
-    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+    return log_safe_json(log)
 
 
 def _descriptor(rule: Rule) -> dict[str, Any]:

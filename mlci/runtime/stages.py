@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -12,9 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlci.errors import MlciError, UserError
+from mlci.command_checks import split_command
+from mlci.errors import InputError, MlciError
+from mlci.findings import JsonPath
 from mlci.loader import Spec
-from mlci.render.context import DEFAULT_METRICS_FILE, DEFAULT_MODEL_PATH, as_argv
+from mlci.render.context import DEFAULT_METRICS_FILE, DEFAULT_MODEL_PATH
+from mlci.reporters.log_safety import TEXT, defuse, one_line
 
 STAGES = ("train", "evaluate", "gate")
 
@@ -46,19 +49,65 @@ def resolve_argv(argv: list[str]) -> list[str]:
     return argv
 
 
-def run_command(spec: Spec, argv: list[str]) -> int:
+def run_command(spec: Spec, argv: list[str], where: JsonPath = ()) -> int:
+    """Run one stage's command in the project folder and return its exit code.
+
+    A program that is missing or cannot be executed is the spec's mistake, reported at
+    `where` (the command's path in the spec) with exit 2: never mlci's internal error,
+    nor an exit code the command never returned."""
     argv = resolve_argv(argv)
-    if shutil.which(argv[0], path=os.environ.get("PATH")) is None and not Path(spec.directory, argv[0]).exists():
-        raise UserError(f"{spec.display_path}: command {argv[0]!r} not found")
     env = {**os.environ, **stage_environment(spec)}
-    # No shell: the spec's command is an argv list, so nothing in it is interpreted.
-    code = subprocess.run(argv, cwd=spec.directory, env=env, check=False).returncode
+    problem = program_problem(argv[0], spec.directory, env)
+    if problem:
+        raise InputError(spec.location((*where, 0)), problem)
+    try:
+        # No shell: the spec's command is an argv list, so nothing in it is interpreted.
+        code = subprocess.run(argv, cwd=spec.directory, env=env, check=False).returncode
+    except OSError as exc:
+        # What the check above cannot see: a script whose interpreter (#!) is missing, a file
+        # the kernel cannot execute (no #! line), a program removed in between.
+        raise InputError(spec.location((*where, 0)), f"cannot run {argv[0]!r}: {_exec_failure(exc)}") from None
     return 128 - code if code < 0 else code  # killed by a signal: the shell's convention, 128 + signal
 
 
-def stage_command(spec: Spec, stage: str) -> list[str]:
+def program_problem(program: str, directory: Path, env: dict[str, str]) -> str:
+    """Why `program` cannot be run from `directory`, or ''. Resolved the way subprocess does:
+    a name with a slash is a path (relative to the project folder, the command's working
+    directory); a bare name is looked up on PATH (relative entries, too, from that folder)."""
+    if not program:
+        return "the command names no program"
+    if "/" in program or (os.altsep and os.altsep in program):
+        candidates = [Path(directory, program)]
+        where = "" if Path(program).is_absolute() else "in the project folder"
+    else:
+        candidates = [Path(directory, entry, program) for entry in os.get_exec_path(env)]
+        where = "on PATH"
+    runnable = [c for c in candidates if c.is_file() and os.access(c, os.X_OK)]
+    if runnable:
+        return ""
+    present = [c for c in candidates if c.exists()]
+    if not present:
+        local = ""
+        if where == "on PATH" and Path(directory, program).is_file():
+            local = f" (to run the file in the project folder, write ./{program})"
+        return f"command {program!r} not found {where}".rstrip() + local
+    shown = present[0]
+    kind = "is a directory" if shown.is_dir() else "is not executable (chmod +x, or run it with its interpreter)"
+    return f"command {program!r}: {shown} {kind}"
+
+
+def _exec_failure(exc: OSError) -> str:
+    if exc.errno == errno.ENOENT:
+        return "its interpreter (the #! line) or the program itself was not found"
+    if exc.errno == errno.ENOEXEC:
+        return "the system cannot execute it (a script needs a #! line naming its interpreter)"
+    return (exc.strerror or str(exc)).lower()
+
+
+def stage_command(spec: Spec, stage: str) -> tuple[list[str], JsonPath]:
+    """The argv of a stage and where its command stands in the spec."""
     section = "training" if stage == "train" else "evaluation"
-    return as_argv(spec.data[section]["command"])
+    return split_command(spec.data[section]["command"]), (section, "command")
 
 
 def run_stages(
@@ -78,9 +127,10 @@ def run_stages(
             announce(f"==> {prefix}: {spec.display_path}")
             code = run_gate(spec)
         else:
-            argv = stage_command(spec, stage)
-            announce(f"==> {prefix}: {' '.join(argv)}")
-            code = run_command(spec, argv)
+            argv, where = stage_command(spec, stage)
+            # The command comes from the spec and lands in the CI log: one line, no log command.
+            announce(defuse(f"==> {prefix}: {one_line(' '.join(argv))}", TEXT))
+            code = run_command(spec, argv, where)
             if code == 0 and stage == "train" and after_train is not None:
                 try:
                     announce(f"    {after_train(spec)}")
