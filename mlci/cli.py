@@ -59,12 +59,49 @@ def _fail_on_option() -> Any:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mlci")
-@click.option("--debug", is_flag=True, help="Show tracebacks of mlci's own errors.")
+@click.option("--debug", is_flag=True, help="Show tracebacks of mlci's own errors, and where each setting came from.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Settings file (.mlci.yaml or pyproject.toml) instead of the one at the repository root.",
+)
+@click.option("--no-config", is_flag=True, help="Ignore the repository's .mlci.yaml and [tool.mlci].")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, config_file: Path | None, no_config: bool) -> None:
     """mlci: one mlproject.yaml in, governed ML delivery out."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    if ctx.invoked_subcommand in ("check", "policy") and not no_config:
+        from mlci.config import discover_config, load_config
+
+        config = load_config(config_file) if config_file else discover_config()
+        if config is None and config_file:
+            raise UserError(f"{config_file}: has no [tool.mlci] table")
+        if config is not None:
+            # Defaults, not values: an option given on the command line still wins.
+            ctx.default_map = config.default_map()
+            ctx.obj["config"] = config
+
+
+def _show_settings(ctx: click.Context, names: tuple[str, ...]) -> None:
+    """With --debug: each effective setting and where it came from (command line, config file, default)."""
+    if not ctx.find_root().obj.get("debug"):
+        return
+    config = ctx.find_root().obj.get("config")
+    for name in names:
+        source = ctx.get_parameter_source(name)
+        if source is click.core.ParameterSource.DEFAULT_MAP and config is not None:
+            origin = f"{config.origins.get(name, config.file)}"
+        else:
+            origin = {
+                click.core.ParameterSource.COMMANDLINE: "command line",
+                click.core.ParameterSource.ENVIRONMENT: "environment",
+            }.get(source, "default") if source else "default"
+        value = ctx.params[name]
+        shown = ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+        click.echo(f"mlci: setting {name}={shown or '(none)'} from {origin}", err=True)
 
 
 def _emit(
@@ -192,6 +229,8 @@ def check(
     """Validate specs and check them against the governance policies."""
     from mlci.commands.check import CheckOptions, run_check
     from mlci.commands.common import parse_today
+
+    _show_settings(click.get_current_context(), ("fail_on", "engine", "policy_dirs", "data_files", "waiver_files"))
 
     options = CheckOptions(
         engine=engine,

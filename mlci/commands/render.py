@@ -13,6 +13,7 @@ from mlci.errors import UserError
 from mlci.loader import Spec
 from mlci.render import RENDERERS
 from mlci.render.context import CI_TARGETS, build_context
+from mlci.render.gitattributes import sync_gitattributes
 from mlci.render.marker import with_marker
 from mlci.render.writer import CheckReport, FilePlan, WriteReport, check_plan, write_plan
 
@@ -76,4 +77,6 @@ def run_render(
             result.checks.append(check_plan(plan))
         else:
             result.writes.append(write_plan(plan, force=force))
+    # Mark the generated files linguist-generated in a managed .gitattributes block (review collapses them).
+    sync_gitattributes(result.plans, check, result.checks, result.writes)
     return result
