@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from mlci import __version__
+from mlci import __version__, progress
 from mlci.errors import EXIT_OUT_OF_DATE, EXIT_UNDECIDED, EXIT_USER_ERROR, MlciError, UserError
 from mlci.findings import Severity
 
@@ -116,16 +116,20 @@ def _emit(
 
     context = ReportContext(command=command, fail_on=fail_on, tool_version=__version__, rules=rules or {}, files=files)
     for fmt, path in outputs:
-        _write_report(REPORTERS[fmt](findings, context), path)
+        text = REPORTERS[fmt](findings, context)
+        if fmt == "text" and path is None and progress.colour_enabled(sys.stdout):
+            _write_report(progress.colour_text_report(text), path, colour=True)
+        else:
+            _write_report(text, path)
 
 
-def _write_report(text: str, path: str | None) -> None:
+def _write_report(text: str, path: str | None, colour: bool = False) -> None:
     if path:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
     else:
-        click.echo(text, nl=False)
+        click.echo(text, nl=False, color=colour or None)
 
 
 def _emit_with_details(
@@ -241,7 +245,8 @@ def check(
         opa_upload=opa_upload,
         waiver_files=waiver_files,
     )
-    outcome, pack = run_check(paths, options)
+    with progress.shown():
+        outcome, pack = run_check(paths, options)
     threshold = Severity.parse(fail_on)
     rules: dict[str, dict[str, object]] = {
         m.id: {
@@ -278,7 +283,8 @@ def render(paths: tuple[str, ...], targets: tuple[str, ...], out: Path | None, c
     from mlci.commands.render import run_render
     from mlci.discover import display_path
 
-    result = run_render(paths, targets, out, check=check_only, force=force)
+    with progress.shown():
+        result = run_render(paths, targets, out, check=check_only, force=force)
     if result.outcome.invalid_input:
         _emit(result.outcome.sorted(), [("text", None)], "render", Severity.INFO)
         sys.exit(EXIT_USER_ERROR)

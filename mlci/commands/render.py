@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlci import __version__
+from mlci import __version__, progress
 from mlci.commands.common import Outcome, load_and_validate
 from mlci.errors import UserError
 from mlci.loader import Spec
@@ -59,7 +59,7 @@ def run_render(
         if target not in RENDERERS:
             raise UserError(f"--target {target!r}: unknown target (one of {', '.join(RENDERERS)})")
     names = [spec.data["project"]["name"] for spec in outcome.specs]
-    for spec in outcome.specs:
+    for spec in progress.counted("rendering", outcome.specs):
         if out is None:
             out_dir = spec.directory
         elif len(outcome.specs) == 1:
@@ -72,7 +72,7 @@ def run_render(
         plan = plan_for(spec, out_dir, targets or default_targets(spec))
         result.plans.append(plan)
     # Check or write only once every plan rendered: a template error leaves no half-written tree.
-    for plan in result.plans:
+    for plan in progress.counted("comparing" if check else "writing", result.plans):
         if check:
             result.checks.append(check_plan(plan))
         else:
