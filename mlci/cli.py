@@ -171,7 +171,8 @@ def validate(paths: tuple[str, ...], outputs: list[tuple[str, str | None]]) -> N
     """Check mlproject.yaml files against the schema."""
     from mlci.commands.common import load_and_validate
 
-    outcome = load_and_validate(paths)
+    with progress.shown():
+        outcome = load_and_validate(paths)
     _emit(outcome.sorted(), outputs, "validate", Severity.INFO, files=tuple(s.display_path for s in outcome.specs))
     sys.exit(outcome.exit_code(Severity.INFO))
 

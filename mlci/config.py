@@ -109,7 +109,7 @@ def load_config(path: Path, root: Path | None = None) -> Config | None:
 
     shown = display_path(path)
     root = (root or path.parent).resolve()
-    text = _read(path, shown)
+    text = _read(path, shown, root)
     if path.suffix == ".toml":
         if not _may_have_tool_mlci(text):
             return None
@@ -140,10 +140,10 @@ def _is_present(path: Path) -> bool:
     return path.is_symlink() or path.exists()
 
 
-def _read(path: Path, shown: str) -> str:
+def _read(path: Path, shown: str, root: Path) -> str:
     # A pull request can add a symlink named .mlci.yaml pointing anywhere on the runner.
-    if path.is_symlink():
-        raise UserError(f"{shown}: is a symbolic link; mlci reads its configuration only from a regular file")
+    if path.is_symlink() and not path.resolve().is_relative_to(root):
+        raise UserError(f"{shown}: is a symbolic link leading out of the repository; mlci will not read it")
     try:
         raw = path.read_bytes()
     except FileNotFoundError:

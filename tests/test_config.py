@@ -145,10 +145,14 @@ def test_a_pyproject_without_the_table_is_no_config(cli, repo: Path) -> None:
 
 
 def test_symlinked_config_and_two_configs_are_refused(cli, repo: Path) -> None:
-    (repo / "elsewhere.yaml").write_text("fail-on: critical\n")
-    (repo / ".mlci.yaml").symlink_to(repo / "elsewhere.yaml")
+    (repo.parent / "elsewhere.yaml").write_text("fail-on: critical\n")
+    (repo / ".mlci.yaml").symlink_to(repo.parent / "elsewhere.yaml")
     result = cli("check", "project")
-    assert result.exit_code == 2 and "symbolic link" in result.stderr
+    assert result.exit_code == 2 and "symbolic link leading out of the repository" in result.stderr
+    (repo / ".mlci.yaml").unlink()
+    (repo / "inside.yaml").write_text("fail-on: critical\n")
+    (repo / ".mlci.yaml").symlink_to(repo / "inside.yaml")
+    assert _check(cli).exit_code == 0  # a link that stays inside the repository is read
     (repo / ".mlci.yaml").unlink()
     (repo / ".mlci.yaml").write_text("fail-on: critical\n")
     (repo / "pyproject.toml").write_text('[tool.mlci]\nfail-on = "low"\n')
