@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from mlci import __version__
+from mlci import __version__, progress
 from mlci.errors import EXIT_OUT_OF_DATE, EXIT_UNDECIDED, EXIT_USER_ERROR, MlciError, UserError
 from mlci.findings import Severity
 
@@ -59,12 +59,49 @@ def _fail_on_option() -> Any:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mlci")
-@click.option("--debug", is_flag=True, help="Show tracebacks of mlci's own errors.")
+@click.option("--debug", is_flag=True, help="Show tracebacks of mlci's own errors, and where each setting came from.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Settings file (.mlci.yaml or pyproject.toml) instead of the one at the repository root.",
+)
+@click.option("--no-config", is_flag=True, help="Ignore the repository's .mlci.yaml and [tool.mlci].")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, config_file: Path | None, no_config: bool) -> None:
     """mlci: one mlproject.yaml in, governed ML delivery out."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    if ctx.invoked_subcommand in ("check", "policy") and not no_config:
+        from mlci.config import discover_config, load_config
+
+        config = load_config(config_file) if config_file else discover_config()
+        if config is None and config_file:
+            raise UserError(f"{config_file}: has no [tool.mlci] table")
+        if config is not None:
+            # Defaults, not values: an option given on the command line still wins.
+            ctx.default_map = config.default_map()
+            ctx.obj["config"] = config
+
+
+def _show_settings(ctx: click.Context, names: tuple[str, ...]) -> None:
+    """With --debug: each effective setting and where it came from (command line, config file, default)."""
+    if not ctx.find_root().obj.get("debug"):
+        return
+    config = ctx.find_root().obj.get("config")
+    for name in names:
+        source = ctx.get_parameter_source(name)
+        if source is click.core.ParameterSource.DEFAULT_MAP and config is not None:
+            origin = f"{config.origins.get(name, config.file)}"
+        else:
+            origin = {
+                click.core.ParameterSource.COMMANDLINE: "command line",
+                click.core.ParameterSource.ENVIRONMENT: "environment",
+            }.get(source, "default") if source else "default"
+        value = ctx.params[name]
+        shown = ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+        click.echo(f"mlci: setting {name}={shown or '(none)'} from {origin}", err=True)
 
 
 def _emit(
@@ -79,17 +116,21 @@ def _emit(
 
     context = ReportContext(command=command, fail_on=fail_on, tool_version=__version__, rules=rules or {}, files=files)
     for fmt, path in outputs:
-        _write_report(REPORTERS[fmt](findings, context), path)
+        text = REPORTERS[fmt](findings, context)
+        if fmt == "text" and path is None and progress.colour_enabled(sys.stdout):
+            _write_report(progress.colour_text_report(text), path, colour=True)
+        else:
+            _write_report(text, path)
 
 
-def _write_report(text: str, path: str | None) -> None:
+def _write_report(text: str, path: str | None, colour: bool = False) -> None:
     if path:
         from mlci import safe_fs
 
         # Where the user asked; but a link committed below the current folder is not followed.
         safe_fs.write_text(Path(path), text, Path.cwd())
     else:
-        click.echo(text, nl=False)
+        click.echo(text, nl=False, color=colour or None)
 
 
 def _emit_with_details(
@@ -131,7 +172,8 @@ def validate(paths: tuple[str, ...], outputs: list[tuple[str, str | None]]) -> N
     """Check mlproject.yaml files against the schema."""
     from mlci.commands.common import load_and_validate
 
-    outcome = load_and_validate(paths)
+    with progress.shown():
+        outcome = load_and_validate(paths)
     _emit(outcome.sorted(), outputs, "validate", Severity.INFO, files=tuple(s.display_path for s in outcome.specs))
     sys.exit(outcome.exit_code(Severity.INFO))
 
@@ -202,6 +244,8 @@ def check(
     from mlci.commands.check import CheckOptions, run_check
     from mlci.commands.common import parse_today
 
+    _show_settings(click.get_current_context(), ("fail_on", "engine", "policy_dirs", "data_files", "waiver_files"))
+
     options = CheckOptions(
         engine=engine,
         policy_dirs=policy_dirs,
@@ -212,7 +256,8 @@ def check(
         opa_timeout=opa_timeout,
         waiver_files=waiver_files,
     )
-    outcome, pack = run_check(paths, options)
+    with progress.shown():
+        outcome, pack = run_check(paths, options)
     threshold = Severity.parse(fail_on)
     rules: dict[str, dict[str, object]] = {
         m.id: {
@@ -249,7 +294,8 @@ def render(paths: tuple[str, ...], targets: tuple[str, ...], out: Path | None, c
     from mlci.commands.render import run_render
     from mlci.discover import display_path
 
-    result = run_render(paths, targets, out, check=check_only, force=force)
+    with progress.shown():
+        result = run_render(paths, targets, out, check=check_only, force=force)
     if result.outcome.invalid_input:
         _emit(result.outcome.sorted(), [("text", None)], "render", Severity.INFO)
         sys.exit(EXIT_USER_ERROR)

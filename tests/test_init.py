@@ -22,3 +22,23 @@ def test_init_never_overwrites(cli, tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "already exists" in result.stderr
     assert (tmp_path / "mlproject.yaml").read_text() == "# mine\n"
+
+
+def test_init_names_the_published_schema_for_editors(cli, tmp_path: Path) -> None:
+    import json
+
+    from referencing import Registry, Resource
+
+    from mlci.resources import schema_path
+
+    assert cli("init", str(tmp_path)).exit_code == 0
+    first = (tmp_path / "mlproject.yaml").read_text().splitlines()[0]
+    prefix = "# yaml-language-server: $schema="
+    assert first.startswith(prefix)
+    url = first.removeprefix(prefix)
+    # The packaged schema (what `mlci schema` prints and the wheel ships) is the document the URL names.
+    packaged = json.loads(schema_path().read_text())
+    assert url == packaged["$id"] and url.startswith("https://")
+    registry = Resource.from_contents(packaged) @ Registry()
+    assert registry.resolver().lookup(url).contents == packaged
+    assert cli("validate", str(tmp_path)).exit_code == 0

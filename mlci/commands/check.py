@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlci import progress
 from mlci.commands.common import Outcome, load_and_validate
 from mlci.findings import Finding
 from mlci.loader import Spec
@@ -40,6 +41,7 @@ def run_check(
     pack = load_pack(options.policy_dirs, options.data_files)
     if outcome.specs:
         engine = engine or make_engine(options)
+        progress.current().phase(f"checking {len(outcome.specs)} project(s) against the policies")
         findings = evaluate_specs(engine, pack, outcome.specs, options.today)
         outcome.findings.extend(_with_waivers(outcome.specs, findings, pack, options))
     return outcome, pack

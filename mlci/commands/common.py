@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from mlci import progress
 from mlci.command_checks import command_findings
 from mlci.discover import display_path, find_specs
 from mlci.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USER_ERROR, InputError, UserError
@@ -40,7 +41,7 @@ def input_error_finding(error: InputError) -> Finding:
 def load_and_validate(paths: tuple[str, ...]) -> Outcome:
     """Load every spec under `paths`; broken files and schema errors become findings."""
     outcome = Outcome()
-    for path in find_specs(paths):
+    for path in progress.counted("loading specs", find_specs(paths)):
         try:
             spec = load_spec(path, display_path(path))
         except InputError as exc:

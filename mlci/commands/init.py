@@ -10,6 +10,7 @@ from pathlib import Path
 from mlci.discover import SPEC_NAME
 from mlci.errors import UserError
 from mlci.render.jinja import render_template
+from mlci.schema import load_schema
 
 # sha256 of the empty file: honest until the real data is there, and the lineage
 # check will say so.
@@ -34,6 +35,8 @@ def init_project(folder: Path, name: str | None = None, team: str | None = None)
             "team": dns_label(team or "ml"),
             "owner": owner,
             "sha256": EMPTY_SHA256,
+            # Editors (the YAML language server) fetch the schema from its $id: one source of truth.
+            "schema_url": load_schema()["$id"],
         },
     )
     try:

@@ -7,13 +7,14 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from mlci import __version__
+from mlci import __version__, progress
 from mlci.commands.common import Outcome, load_and_validate
 from mlci.discover import display_path
 from mlci.errors import UserError
 from mlci.loader import Spec
 from mlci.render import RENDERERS
 from mlci.render.context import CI_TARGETS, build_context
+from mlci.render.gitattributes import sync_gitattributes
 from mlci.render.marker import with_marker
 from mlci.render.writer import (
     CheckReport,
@@ -104,7 +105,7 @@ def run_render(
         if target not in RENDERERS:
             raise UserError(f"--target {target!r}: unknown target (one of {', '.join(RENDERERS)})")
     names = [spec.data["project"]["name"] for spec in outcome.specs]
-    for spec in outcome.specs:
+    for spec in progress.counted("rendering", outcome.specs):
         if out is None:
             out_dir = spec.directory
         elif len(outcome.specs) == 1:
@@ -128,9 +129,12 @@ def run_render(
     if not check:
         for plan, decision in zip(result.plans, decisions, strict=True):
             refuse_conflicts(plan, decision, force)
-    for plan, decision in zip(result.plans, decisions, strict=True):
+    pairs = list(zip(result.plans, decisions, strict=True))
+    for plan, decision in progress.counted("comparing" if check else "writing", pairs):
         if check:
             result.checks.append(check_plan(plan, decision))
         else:
             result.writes.append(write_plan(plan, force, decision))
+    # Mark the generated files linguist-generated in a managed .gitattributes block (review collapses them).
+    sync_gitattributes(result.plans, check, result.checks, result.writes)
     return result
