@@ -227,6 +227,12 @@ def validate(paths: tuple[str, ...], outputs: list[tuple[str, str | None]]) -> N
     type=click.Path(dir_okay=False, path_type=Path),
     help="YAML file with a 'waivers:' list, applied to every project (repeatable).",
 )
+@click.option(
+    "--no-cache",
+    "no_cache",
+    is_flag=True,
+    help="Evaluate every project, ignoring the decision cache (MLCI_CACHE_DIR, default ~/.cache/mlci).",
+)
 def check(
     paths: tuple[str, ...],
     outputs: list[tuple[str, str | None]],
@@ -239,6 +245,7 @@ def check(
     opa_upload: bool,
     opa_timeout: float,
     waiver_files: tuple[Path, ...],
+    no_cache: bool,
 ) -> None:
     """Validate specs and check them against the governance policies."""
     from mlci.commands.check import CheckOptions, run_check
@@ -255,6 +262,7 @@ def check(
         opa_upload=opa_upload,
         opa_timeout=opa_timeout,
         waiver_files=waiver_files,
+        cache=not no_cache,
     )
     with progress.shown():
         outcome, pack = run_check(paths, options)
@@ -537,6 +545,9 @@ def drift(
     outputs: list[tuple[str, str | None]],
 ) -> None:
     """Compare current data with the reference: PSI and KS or chi-square per feature."""
+    from mlci.extras import require_extra
+
+    require_extra("ml", "mlci drift")
     from mlci.commands.drift import run_drift
     from mlci.runtime.drift import format_markdown, format_table
 

@@ -45,6 +45,16 @@ class _MainCommand:
         main(list(args))
 
 
+@pytest.fixture(autouse=True)
+def _private_decision_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test gets an empty decision cache of its own (never the user's ~/.cache/mlci),
+    so no test passes on a decision another one left behind."""
+    folder = tmp_path_factory.mktemp("mlci-cache")
+    monkeypatch.setenv("MLCI_CACHE_DIR", str(folder))
+    monkeypatch.delenv("MLCI_CACHE_SECRET", raising=False)
+    return folder
+
+
 @pytest.fixture
 def cli():
     return run_cli

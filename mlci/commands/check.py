@@ -7,10 +7,11 @@ from pathlib import Path
 
 from mlci import progress
 from mlci.commands.common import Outcome, load_and_validate
+from mlci.extras import require_extra
 from mlci.findings import Finding
 from mlci.loader import Spec
+from mlci.policy.cache import DecisionCache, evaluate_with_cache
 from mlci.policy.engines import ENGINES, PolicyEngine
-from mlci.policy.evaluate import evaluate_specs
 from mlci.policy.pack import PolicyPack, load_pack
 
 
@@ -24,10 +25,12 @@ class CheckOptions:
     opa_upload: bool = True
     opa_timeout: float = 30.0  # one deadline for everything asked of OPA
     waiver_files: tuple[Path, ...] = ()
+    cache: bool = True  # the decision cache (mlci/policy/cache.py); --no-cache turns it off
 
 
 def make_engine(options: CheckOptions) -> PolicyEngine:
     if options.opa_url:
+        require_extra("opa-server", "--opa-url")
         return ENGINES["opa-server"](options.opa_url, upload=options.opa_upload, timeout=options.opa_timeout)
     if options.engine == "opa":
         return ENGINES["opa"](timeout=options.opa_timeout)
@@ -42,7 +45,8 @@ def run_check(
     if outcome.specs:
         engine = engine or make_engine(options)
         progress.current().phase(f"checking {len(outcome.specs)} project(s) against the policies")
-        findings = evaluate_specs(engine, pack, outcome.specs, options.today)
+        cache = DecisionCache.from_environment() if options.cache else None
+        findings = evaluate_with_cache(engine, pack, outcome.specs, options.today, cache)
         outcome.findings.extend(_with_waivers(outcome.specs, findings, pack, options))
     return outcome, pack
 
