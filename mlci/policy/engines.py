@@ -10,7 +10,14 @@ Every engine fails closed, the same way (exit codes in errors.py):
 - a decision that is undefined, not an object, or misses any rule of the pack is
   an error (exit 3): it was not made over the whole pack;
 - a syntax or compile error in the user's policy is exit 2 at their file, line
-  and column (rego_errors.py); in mlci's own modules, exit 3.
+  and column (rego_errors.py); in mlci's own modules, exit 3;
+- `--opa-timeout` bounds the `opa` binary and the server (opa_server.py); the
+  embedded engine runs in-process and has no deadline.
+
+Known limit of regopy 1.5.2: it does not reject every program OPA's compiler
+rejects (an unsafe variable such as `msg := unknownvar` leaves the rule undefined
+instead of failing), so such a policy is exit 2 on OPA but not on the embedded
+engine; parse errors, unknown functions and recursion are caught on all three.
 """
 
 from __future__ import annotations
