@@ -84,6 +84,16 @@ def inside(path: Path, base: Path) -> PurePosixPath | None:
     return PurePosixPath(rel.as_posix())
 
 
+def trusted_base(folder: Path) -> Path:
+    """The folder below which no link is followed, for writes into `folder` (a project, an
+    output folder, the folder of a path the user named): the current folder when `folder`
+    lies inside it, since a pull request can commit a link anywhere in the checkout
+    (`projects -> /etc`), else `folder` itself, which the user named."""
+    cwd = Path.cwd()
+    absolute = Path(os.path.normpath(folder.absolute()))
+    return cwd if absolute.is_relative_to(Path(os.path.normpath(cwd.absolute()))) else absolute
+
+
 class SafeTree:
     """Reads, writes and deletes below `root` without following any link below it."""
 
@@ -246,6 +256,7 @@ def write_text(path: Path, content: str, base: Path) -> None:
     committed is followed: no component below `base` may be a link, and the file is
     replaced atomically. Outside `base` the path is the user's own choice, written as
     given, so `-o sarif=/dev/stdout` keeps working."""
+    base = trusted_base(base)
     rel = inside(path, base)
     if rel is None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -256,6 +267,7 @@ def write_text(path: Path, content: str, base: Path) -> None:
 
 def remove(path: Path, base: Path) -> bool:
     """Delete a file the user named, under the same rules as `write_text`; False if it was not there."""
+    base = trusted_base(base)
     rel = inside(path, base)
     if rel is None:
         try:

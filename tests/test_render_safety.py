@@ -350,3 +350,17 @@ def test_a_refusal_in_one_project_leaves_every_project_untouched(cli, tree: Path
     result = cli("render", ".")
     assert result.exit_code == 2
     assert _snapshot(tree) == before, "iris is rendered after credit-risk's refusal, or not at all"
+
+
+def test_a_linked_folder_between_the_current_folder_and_the_project_is_refused(
+    cli, tmp_path: Path, monkeypatch
+) -> None:
+    _copy(IRIS, tmp_path / "elsewhere" / "iris")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "projects").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    monkeypatch.chdir(repo)
+    result = cli("render", "projects/iris")
+    assert result.exit_code == 2
+    assert "projects: is a symbolic link" in result.stderr
+    assert not (tmp_path / "elsewhere" / "iris" / "Dockerfile").exists()

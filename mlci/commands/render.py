@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from mlci import __version__, progress
+from mlci import __version__, progress, safe_fs
 from mlci.commands.common import Outcome, load_and_validate
 from mlci.discover import display_path
 from mlci.errors import UserError
@@ -68,16 +68,6 @@ def _absolute(path: Path) -> Path:
     return Path(os.path.normpath(path.absolute()))
 
 
-def trusted_root(out_dir: Path, chosen_by_user: bool) -> Path:
-    """The folder below which no link is followed: the spec's folder by default; for
-    `--out`, the current folder when the output lies inside it (a link committed to the
-    repository, such as `build -> /etc`, must not redirect the render), else `--out` itself."""
-    if not chosen_by_user:
-        return out_dir
-    cwd = Path.cwd()
-    return cwd if _absolute(out_dir).is_relative_to(_absolute(cwd)) else out_dir
-
-
 def refuse_collisions(plans: list[FilePlan]) -> None:
     """Two specs of one command that would write the same file (or manifest): exit 2 naming both."""
     owner: dict[Path, FilePlan] = {}
@@ -120,7 +110,8 @@ def run_render(
                     f"so both would render into {display_path(out / name)}; rename one"
                 )
             out_dir = out / name
-        root = trusted_root(out_dir, chosen_by_user=out is not None)
+        # No link below the current folder (or below the output folder outside it) is followed.
+        root = safe_fs.trusted_base(out_dir)
         result.plans.append(plan_for(spec, out_dir, targets or default_targets(spec), root))
     refuse_collisions(result.plans)
     # Check or write only once every plan rendered: a template error leaves no half-written tree.
