@@ -146,6 +146,7 @@ def _emit_with_details(
     import json
 
     from mlci.reporters import REPORTERS, ReportContext
+    from mlci.reporters.log_safety import log_safe_json
 
     context = ReportContext(command=command, fail_on=Severity.INFO, tool_version=__version__)
     for fmt, path in outputs:
@@ -154,7 +155,7 @@ def _emit_with_details(
             continue
         text = REPORTERS[fmt](findings, context)
         if fmt == "json":
-            text = json.dumps({**json.loads(text), **details}, indent=2, ensure_ascii=False) + "\n"
+            text = log_safe_json({**json.loads(text), **details})
         elif fmt == "markdown":
             text = f"{text.rstrip()}\n\n{markdown}" if markdown else text
         else:
@@ -623,6 +624,8 @@ def schema() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: the one place where exceptions become exit codes."""
+    from mlci.reporters.log_safety import TEXT, defuse
+
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
@@ -636,7 +639,8 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(EXIT_USER_ERROR)
     except MlciError as exc:
-        click.echo(f"mlci: {exc.message}", err=True)
+        # Messages quote the user's values, and stderr lands in the CI log too.
+        click.echo(defuse(f"mlci: {exc.message}", TEXT), err=True)
         if debug and not isinstance(exc, UserError):
             raise
         sys.exit(exc.exit_code)
@@ -645,5 +649,6 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if debug:
             raise
-        click.echo(f"mlci: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
+        problem = f"mlci: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)"
+        click.echo(defuse(problem, TEXT), err=True)
         sys.exit(EXIT_UNDECIDED)

@@ -159,3 +159,34 @@ def test_every_list_in_the_schema_is_bounded() -> None:
         return found
 
     assert unbounded(load_schema(), "#") == []
+
+
+@pytest.mark.parametrize("check_only", [False, True])
+def test_a_configmap_over_one_mebibyte_is_refused_and_nothing_is_written(cli, tmp_path: Path, check_only: bool) -> None:
+    from mlci.render.kubernetes import CONFIGMAP_MAX_BYTES
+
+    spec = tmp_path / "mlproject.yaml"
+    # Within every input budget, but training.params reaches the ConfigMap twice over 600 kB.
+    spec.write_text(_alias_bomb(600_000, 1))
+    out = tmp_path / "out"
+    result = cli("render", str(spec), "--out", str(out), *(["--check"] if check_only else []))
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert "mlci: mlproject.yaml: the ConfigMap 'iris-classifier-config' in k8s/base/configmap.yaml" in result.stderr
+    assert f"stores at most {CONFIGMAP_MAX_BYTES} (1 MiB)" in result.stderr
+    assert "MLCI_PARAMS (1200" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_a_configmap_just_under_one_mebibyte_renders(cli, tmp_path: Path) -> None:
+    from mlci.render.base import RenderedFile
+    from mlci.render.kubernetes import CONFIGMAP_MAX_BYTES, configmap_sizes
+
+    spec = tmp_path / "mlproject.yaml"
+    spec.write_text(_with_params(f'    blob: "{"x" * 1_000_000}"\n'))
+    out = tmp_path / "out"
+    result = cli("render", str(spec), "--out", str(out))
+    assert result.exit_code == 0, result.stdout + result.stderr
+    configmap = out / "k8s" / "base" / "configmap.yaml"
+    [(_, _, size, _)] = configmap_sizes([RenderedFile("configmap.yaml", configmap.read_text())])
+    assert 1_000_000 < size <= CONFIGMAP_MAX_BYTES

@@ -138,3 +138,11 @@ def test_the_announced_command_cannot_issue_log_commands(cli, tmp_path: Path) ->
     assert "x\\n::stop-commands::t" in announced
     assert "##vso[" not in result.stderr
     assert not any(line.lstrip().startswith("::") for line in result.stderr.splitlines())
+
+
+def test_an_error_quoting_the_command_cannot_issue_log_commands(cli, tmp_path: Path) -> None:
+    folder = _project(tmp_path, "training", json.dumps(["##vso[task.setvariable variable=A]1"]))
+    result = _run(cli, folder)
+    assert result.exit_code == 2, result.stderr
+    assert "not found on PATH" in result.stderr
+    assert "##vso[" not in result.stderr.lower()

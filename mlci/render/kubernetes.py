@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+from mlci.errors import UserError
 from mlci.render.base import RenderedFile
 from mlci.render.jinja import k8s_name, render_template
 
@@ -279,6 +280,7 @@ class KubernetesRenderer:
             files += [*overlay, RenderedFile(f"{folder}/train/kustomization.yaml", train)]
         if context["environments"]:
             files += self._argocd(context, kinds)
+        refuse_oversized_configmaps(files, context["spec_file"])
         return files
 
     def _argocd(self, context: dict[str, Any], kinds: list[tuple[str, str]]) -> list[RenderedFile]:
@@ -307,6 +309,52 @@ class KubernetesRenderer:
             names.append(name)
         kustomization = render_template("kubernetes/argocd/kustomization.yaml.j2", {**context, "resources": names})
         return [*files, RenderedFile("k8s/argocd/kustomization.yaml", kustomization)]
+
+
+# The API server refuses a ConfigMap whose data (keys and values, in bytes) exceeds 1 MiB.
+CONFIGMAP_MAX_BYTES = 1024 * 1024
+
+
+class ConfigMapTooLarge(UserError):
+    """The spec renders a ConfigMap Kubernetes would refuse: the spec's values are too large."""
+
+    def __init__(self, spec_file: str, path: str, name: str, size: int, largest: list[tuple[str, int]]) -> None:
+        keys = ", ".join(f"{key} ({length} bytes)" for key, length in largest)
+        super().__init__(
+            f"{spec_file}: the ConfigMap {name!r} in {path} would hold {size} bytes of data; Kubernetes "
+            f"stores at most {CONFIGMAP_MAX_BYTES} (1 MiB). Largest keys: {keys}. Keep the values they "
+            "come from (such as training.params) small, and put large data in files"
+        )
+
+
+def configmap_sizes(files: list[RenderedFile]) -> list[tuple[str, str, int, list[tuple[str, int]]]]:
+    """(file, name, size of data in bytes, its three largest keys) of every rendered ConfigMap,
+    measured as the API server does: keys plus values of data and binaryData."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe", pure=False)
+    found = []
+    for rendered in files:
+        if "ConfigMap" not in rendered.body:
+            continue
+        for document in yaml.load_all(rendered.body):
+            if not isinstance(document, dict) or document.get("kind") != "ConfigMap":
+                continue
+            sizes = [
+                (str(key), len(str(key).encode()) + len(str(value).encode()))
+                for section in ("data", "binaryData")
+                for key, value in (document.get(section) or {}).items()
+            ]
+            name = str((document.get("metadata") or {}).get("name", ""))
+            largest = sorted(sizes, key=lambda item: -item[1])[:3]
+            found.append((rendered.path, name, sum(size for _, size in sizes), largest))
+    return found
+
+
+def refuse_oversized_configmaps(files: list[RenderedFile], spec_file: str) -> None:
+    for path, name, size, largest in configmap_sizes(files):
+        if size > CONFIGMAP_MAX_BYTES:
+            raise ConfigMapTooLarge(spec_file, path, name, size, largest)
 
 
 def _is_local(uri: str) -> bool:
