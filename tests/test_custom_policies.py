@@ -39,7 +39,7 @@ def _findings(result) -> list[tuple[str, str, str, int]]:
 FIRING = {
     "main_deny": [("main.deny", "high", "team ml-platform may not ship from here", 3)],
     "main_violation": [("main.violation", "high", "the team needs a cost centre", 8)],
-    "main_warn": [("main.warn", "low", "iris-classifier is a demo project", 3)],
+    "main_warn": [("main.warn", "info", "iris-classifier is a demo project", 3)],
     "deny_named": [
         ("main.deny_latest_tag", "high", "environment production is checked", 3),
         ("main.deny_latest_tag", "high", "environment staging is checked", 3),
@@ -55,9 +55,18 @@ FIRING = {
 
 @pytest.mark.parametrize("folder", sorted(FIRING))
 def test_conftest_style_rules_fire(cli, engine: str, folder: str) -> None:
-    result = _check(cli, engine, "--policies", str(POLICIES / folder))
+    result = _check(cli, engine, "--policies", str(POLICIES / folder), "--fail-on", "info")
     assert result.exit_code == 1, result.stderr
     assert _findings(result) == sorted(FIRING[folder])
+
+
+def test_warn_rules_warn_without_failing_unless_asked(cli, engine: str) -> None:
+    # conftest: warn does not fail; --fail-on info is its --fail-on-warn.
+    relaxed = _check(cli, engine, "--policies", str(POLICIES / "main_warn"))
+    assert relaxed.exit_code == 0, relaxed.stderr
+    assert _findings(relaxed) == sorted(FIRING["main_warn"])
+    strict = _check(cli, engine, "--policies", str(POLICIES / "main_warn"), "--fail-on", "info")
+    assert strict.exit_code == 1, strict.stderr
 
 
 def test_a_violation_object_sets_its_remediation(cli, engine: str) -> None:

@@ -174,7 +174,10 @@ def test_an_engine_error_is_not_cached(tmp_path: Path, cache_dir: Path) -> None:
     spec = _project(tmp_path, ROOT / "examples" / "iris-classifier" / "mlproject.yaml")
     policies = tmp_path / "broken"
     policies.mkdir()
-    (policies / "broken.rego").write_text("package mlci.broken\nthis is not rego\n", encoding="utf-8")
+    # A built-in that fails while deciding: the engine cannot decide (exit 3), so nothing is cached.
+    (policies / "broken.rego").write_text(
+        'package mlci.broken\nimport rego.v1\ndeny contains x if { x := to_number("x") }\n', encoding="utf-8"
+    )
     for _ in range(2):
         assert _check(spec, "--policies", str(policies)).returncode == 3
     assert _entries(cache_dir) == []

@@ -43,6 +43,12 @@ CASES = [
         stderr=("{policy}:",),
     ),
     Case(
+        "unclosed-bracket-in-user-rego",
+        2,
+        policy='package custom\nimport rego.v1\n\ndeny contains msg if {\n  msg := "a"\n',
+        stderr=("{policy}:",),
+    ),
+    Case(
         "dangling-operator-in-user-rego",
         2,
         policy='package custom\nimport rego.v1\n\ndeny contains msg if {\n  msg := "a" +\n}\n',

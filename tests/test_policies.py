@@ -97,11 +97,11 @@ team_required contains {"msg": "project.team is required here", "path": ["projec
     assert [(f["rule_id"], f["line"]) for f in findings] == [("ORG-TEAM-001", 5)]
 
 
-def test_broken_policy_is_exit_3_never_a_pass(cli, tmp_path: Path) -> None:
+def test_a_broken_policy_of_the_users_is_exit_2_at_its_line_never_a_pass(cli, tmp_path: Path) -> None:
     (tmp_path / "broken.rego").write_text("package mlci.broken\nimport rego.v1\ndeny contains x if {\n")
     result = cli("check", str(EXAMPLES[0]), "--policies", str(tmp_path))
-    assert result.exit_code == 3
-    assert "could not decide" in result.stderr
+    assert result.exit_code == 2
+    assert f"{tmp_path}/broken.rego:3:" in result.stderr
 
 
 def test_fail_on_threshold(cli, tmp_path: Path) -> None:

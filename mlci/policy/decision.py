@@ -64,7 +64,9 @@ class PackRule:
 
 
 def conftest_severity(name: str) -> Severity:
-    return Severity.LOW if name.startswith("warn") else Severity.HIGH
+    # conftest's warn rules are reported without failing; info is below the default --fail-on
+    # (low), and `--fail-on info` is conftest's `--fail-on-warn`.
+    return Severity.INFO if name.startswith("warn") else Severity.HIGH
 
 
 def index_rules(modules: dict[str, str]) -> dict[str, PackRule]:
@@ -79,8 +81,13 @@ def index_rules(modules: dict[str, str]) -> dict[str, PackRule]:
         try:
             scan = scan_module(source)
         except RegoScanError as exc:
-            # Rego that does not even parse: no engine could decide with it either.
+            # Rego that does not even parse: the user's own module is their input (exit 2 at
+            # their line); mlci's own pack failing to parse is mlci's problem (exit 3).
+            from mlci.policy.rego_errors import is_mlci_module
+
             where = Location(filename, exc.line, exc.column)
+            if not is_mlci_module(filename):
+                raise InputError(where, f"not valid Rego: {exc.problem}") from None
             raise UndecidedError(
                 f"mlci could not decide: {where}: cannot read this Rego module: {exc.problem}"
             ) from None
