@@ -42,7 +42,13 @@ _MEASURE = textwrap.dedent(
     except SystemExit as exc:
         code = exc.code
     elapsed = time.perf_counter() - started
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux carries ru_maxrss across exec from the forking parent (pytest, hundreds of MB):
+    # the peak of this process's own memory is VmHWM.
+    try:
+        status = open("/proc/self/status").read()
+        rss_kb = int(status.split("VmHWM:")[1].split()[0])
+    except (OSError, IndexError):
+        rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"code": code, "seconds": elapsed, "rss_mb": rss_kb / 1024}), file=sys.stderr)
     """
 )
