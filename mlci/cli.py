@@ -95,10 +95,14 @@ def _show_settings(ctx: click.Context, names: tuple[str, ...]) -> None:
         if source is click.core.ParameterSource.DEFAULT_MAP and config is not None:
             origin = f"{config.origins.get(name, config.file)}"
         else:
-            origin = {
-                click.core.ParameterSource.COMMANDLINE: "command line",
-                click.core.ParameterSource.ENVIRONMENT: "environment",
-            }.get(source, "default") if source else "default"
+            origin = (
+                {
+                    click.core.ParameterSource.COMMANDLINE: "command line",
+                    click.core.ParameterSource.ENVIRONMENT: "environment",
+                }.get(source, "default")
+                if source
+                else "default"
+            )
         value = ctx.params[name]
         shown = ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
         click.echo(f"mlci: setting {name}={shown or '(none)'} from {origin}", err=True)

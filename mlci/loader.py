@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -223,6 +224,7 @@ def _compose(yaml: Any, text: str, shown: str) -> Any:
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
 class _PlainBuilder:
@@ -254,6 +256,9 @@ class _PlainBuilder:
             )
         if isinstance(node, ScalarNode):
             self._spend_text(node, container)
+        elif node.tag not in _COLLECTION_TAGS:
+            # `!!python/object/apply:...`, `!!set`, `!custom [...]`: never built, never silently dropped.
+            raise InputError(_mark_location(self.shown, node.start_mark), f"cannot read this value ({node.tag})")
         if isinstance(node, MappingNode):
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):
@@ -265,13 +270,14 @@ class _PlainBuilder:
         return self._scalar(node)
 
     def _mapping(self, node: Any, path: JsonPath) -> dict[str, Any]:
-        from ruamel.yaml.nodes import MappingNode, ScalarNode
+        from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
         out: dict[str, Any] = {}
         merged: list[Any] = []
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG:
-                merged += value_node.value if not isinstance(value_node, MappingNode) else [value_node]
+                # `<<: *map` or `<<: [*a, *b]`; anything else (a scalar) is refused below.
+                merged += value_node.value if isinstance(value_node, SequenceNode) else [value_node]
                 continue
             if not isinstance(key_node, ScalarNode):
                 raise InputError(_mark_location(self.shown, key_node.start_mark), "keys must be plain strings")
@@ -307,7 +313,16 @@ class _PlainBuilder:
             )
 
     def _scalar(self, node: Any) -> Any:
-        value = self.constructor.construct_object(node, deep=True)
+        try:
+            value = self.constructor.construct_object(node, deep=True)
+        except Exception as exc:  # an explicit tag the safe constructor refuses: !custom, !!timestamp 2026-02-30
+            problem = str(getattr(exc, "problem", "") or exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(
+                _mark_location(self.shown, node.start_mark), f"cannot read this value ({node.tag}): {problem}"
+            ) from None
+        if isinstance(value, float) and not math.isfinite(value):
+            # .inf and .nan have no JSON form: policy engines and reports could not carry them.
+            raise InputError(_mark_location(self.shown, node.start_mark), "numbers must be finite (not .inf or .nan)")
         if isinstance(value, bool) or value is None or isinstance(value, int | float | str):
             return value
         if isinstance(value, dt.datetime | dt.date):

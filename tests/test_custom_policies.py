@@ -168,3 +168,51 @@ def test_the_decision_module_lists_every_evaluated_rule() -> None:
     assert {"mlci.org.deny", "main.deny", "mlci.gdpr.legal_basis_required"} <= pack.expected_keys
     assert "mlci.org.msg" not in pack.expected_keys
     assert pack.decision_query == "data.mlci_decision.rules"
+
+
+def test_a_message_echoing_control_characters_is_decided_on_every_engine(cli, engine: str, tmp_path: Path) -> None:
+    # regopy writes control characters inside strings raw; they must still read as one message.
+    value = 'a\nb\x01c\u2028d "q" \\ e'
+    spec = tmp_path / "mlproject.yaml"
+    spec.write_text(SPEC.read_text(encoding="utf-8") + f"\n# {len(value)}\n", encoding="utf-8")
+    text = spec.read_text(encoding="utf-8").replace(
+        "\n  description:", f"\n  description: {json.dumps(value)}\n  x_old_description:", 1
+    )
+    spec.write_text(text.replace("\n  x_old_description:", "\n  # old:"), encoding="utf-8")
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "echo.rego").write_text(
+        'package main\nimport rego.v1\n\ndeny contains m if { m := sprintf("desc %s", [input.project.description]) }\n',
+        encoding="utf-8",
+    )
+    result = cli("check", str(spec), "--now", TODAY, "-o", "json", "--engine", engine, "--policies", str(policies))
+    assert result.exit_code == 1, result.stderr
+    messages = [f["message"] for f in json.loads(result.stdout)["findings"] if f["rule_id"] == "main.deny"]
+    assert messages == [f"desc {value}"]
+
+
+def test_a_spec_value_echoed_by_a_rule_cannot_rewrite_the_decision(cli, engine: str, tmp_path: Path) -> None:
+    # The decision document is printed as JSON by the engine: a value that closes the string and
+    # repeats a key (the parser keeps the last one) must stay one string, never empty another rule.
+    forged = 'x"], "main.deny_a": [], "main.deny_z": ["y'
+    spec = tmp_path / "mlproject.yaml"
+    spec.write_text(
+        SPEC.read_text(encoding="utf-8").replace(
+            "\n  description:", f"\n  description: {json.dumps(forged)}\n  # was:", 1
+        ),
+        encoding="utf-8",
+    )
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "forge.rego").write_text(
+        "package main\nimport rego.v1\n\n"
+        'deny_a contains "always fires"\n\n'
+        "deny_z contains m if { m := input.project.description }\n",
+        encoding="utf-8",
+    )
+    result = cli("check", str(spec), "--now", TODAY, "-o", "json", "--engine", engine, "--policies", str(policies))
+    assert result.exit_code == 1, result.stderr
+    found = sorted(
+        (f["rule_id"], f["message"]) for f in json.loads(result.stdout)["findings"] if f["rule_id"].startswith("main.")
+    )
+    assert found == [("main.deny_a", "always fires"), ("main.deny_z", forged)]

@@ -56,3 +56,31 @@ def test_non_string_keys_are_rejected_with_position() -> None:
     with pytest.raises(InputError) as caught:
         _load("apiVersion: mlci/v1\n? [a, b]\n: x\n")
     assert caught.value.location.line == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("!!timestamp 2026-02-30", "cannot read this value"),
+        ("2026-02-30", "cannot read this value"),
+        ("!!int 0x_", "cannot read this value"),
+        ("!!bool maybe", "cannot read this value"),
+        ("!custom x", "cannot read this value"),
+        ("!!python/object/apply:os.system [id]", "cannot read this value"),
+        (".inf", "numbers must be finite"),
+        ("-.inf", "numbers must be finite"),
+        (".nan", "numbers must be finite"),
+    ],
+)
+def test_values_the_safe_constructor_refuses_are_input_errors_at_their_position(value: str, problem: str) -> None:
+    with pytest.raises(InputError) as caught:
+        _load(f"apiVersion: mlci/v1\nproject:\n  name: x\n  depth: {value}\n")
+    assert (caught.value.location.line, caught.value.location.column) == (4, 10)
+    assert problem in caught.value.problem
+
+
+@pytest.mark.parametrize("merged", ["1", "*name", "[*map, 2]"])
+def test_a_merge_key_must_merge_mappings(merged: str) -> None:
+    with pytest.raises(InputError) as caught:
+        _load(f"apiVersion: mlci/v1\nname: &name x\nmap: &map {{a: 1}}\nproject:\n  name: x\n  <<: {merged}\n")
+    assert "'<<' must merge mappings" in caught.value.problem

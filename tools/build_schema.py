@@ -1,6 +1,7 @@
 """Writes schemas/mlproject.schema.json. The schema is kept as Python here only
 because a dict with helpers is easier to review than 800 lines of JSON; the JSON
 file is what ships and what tests read. Run: python tools/build_schema.py"""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,22 @@ IDENT = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$"
 REL_PATH = r"^(?!.*(^|/)\.\.(/|$))[A-Za-z0-9._][A-Za-z0-9._-]*(/[A-Za-z0-9._][A-Za-z0-9._-]*)*$"
 DURATION = r"^[1-9][0-9]{0,5}(s|m|h)$"
 ISO_PERIOD = r"^P(?!$)([0-9]{1,4}Y)?([0-9]{1,4}M)?([0-9]{1,4}W)?([0-9]{1,5}D)?$"
-CRON_FIELD = r"(\*|[0-9]{1,2}(-[0-9]{1,2})?)(/[0-9]{1,2})?(,(\*|[0-9]{1,2}(-[0-9]{1,2})?)(/[0-9]{1,2})?)*"
-CRON = rf"^{CRON_FIELD} {CRON_FIELD} {CRON_FIELD} ({CRON_FIELD}|[A-Z]{{3}}) ({CRON_FIELD}|[A-Z]{{3}}(-[A-Z]{{3}})?)$"
+# One cron field: `*`, a value or a range, an optional step, comma-separated; each value within the
+# field's own range, so what the schema accepts every CI accepts (GitHub refuses `0 32 * * *`).
+MINUTE = r"([0-5]?[0-9])"
+HOUR = r"([01]?[0-9]|2[0-3])"
+DAY_OF_MONTH = r"(0?[1-9]|[12][0-9]|3[01])"
+MONTH = r"(0?[1-9]|1[0-2]|JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)"
+DAY_OF_WEEK = r"([0-7]|SUN|MON|TUE|WED|THU|FRI|SAT)"
+STEP = r"(/([1-9]|[1-9][0-9]))"
+
+
+def cron_field(value: str) -> str:
+    item = rf"(\*|{value}(-{value})?){STEP}?"
+    return rf"{item}(,{item})*"
+
+
+CRON = "^" + " ".join(cron_field(v) for v in (MINUTE, HOUR, DAY_OF_MONTH, MONTH, DAY_OF_WEEK)) + "$"
 REGION = r"^[a-z]{2,12}(-[a-z0-9]{1,12}){1,3}$"
 SHA256 = r"^[a-f0-9]{64}$"
 IMAGE = r"^[a-z0-9][a-z0-9.-]*(:[0-9]{1,5})?(/[a-z0-9][a-z0-9._-]*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
@@ -33,26 +48,96 @@ METRIC = r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"
 #   DYLD_*), git, gh, ssh, docker, kubectl, node (NODE_OPTIONS runs code in every action),
 #   the JVM, MLflow (the gate's baseline), trust stores (SSL_*) and proxies.
 RESERVED_ENV_PREFIXES = (
-    "MLCI_", "PIP_", "PYTHON", "LD_", "DYLD_", "BASH", "GIT_", "GH_", "GITHUB_", "ACTIONS_", "RUNNER_",
-    "CI_", "GITLAB_", "FF_", "DOCKER_", "BUILDKIT_", "KUBE", "NODE_", "NPM_CONFIG_", "JAVA_", "_JAVA_",
-    "JDK_", "SSL_", "SSH_", "XDG_", "MLFLOW_", "SYSTEM", "BUILD_", "AGENT_", "PIPELINE_", "RELEASE_",
-    "ENDPOINT", "INPUT", "SECRET", "SECUREFILE", "PATH", "JENKINS_", "HUDSON_", "JOB_", "BRANCH_",
-    "CHANGE_", "TAG_", "WORKSPACE", "EXECUTOR_", "STAGE_", "PERL", "RUBY",
+    "MLCI_",
+    "PIP_",
+    "PYTHON",
+    "LD_",
+    "DYLD_",
+    "BASH",
+    "GIT_",
+    "GH_",
+    "GITHUB_",
+    "ACTIONS_",
+    "RUNNER_",
+    "CI_",
+    "GITLAB_",
+    "FF_",
+    "DOCKER_",
+    "BUILDKIT_",
+    "KUBE",
+    "NODE_",
+    "NPM_CONFIG_",
+    "JAVA_",
+    "_JAVA_",
+    "JDK_",
+    "SSL_",
+    "SSH_",
+    "XDG_",
+    "MLFLOW_",
+    "SYSTEM",
+    "BUILD_",
+    "AGENT_",
+    "PIPELINE_",
+    "RELEASE_",
+    "ENDPOINT",
+    "INPUT",
+    "SECRET",
+    "SECUREFILE",
+    "PATH",
+    "JENKINS_",
+    "HUDSON_",
+    "JOB_",
+    "BRANCH_",
+    "CHANGE_",
+    "TAG_",
+    "WORKSPACE",
+    "EXECUTOR_",
+    "STAGE_",
+    "PERL",
+    "RUBY",
 )
 RESERVED_ENV_NAMES = (
     # The shell and the process.
-    "HOME", "ENV", "SHELL", "SHELLOPTS", "PS4", "IFS", "CDPATH", "GLOBIGNORE", "PROMPT_COMMAND", "CLASSPATH",
-    "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "FTP_PROXY", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+    "HOME",
+    "ENV",
+    "SHELL",
+    "SHELLOPTS",
+    "PS4",
+    "IFS",
+    "CDPATH",
+    "GLOBIGNORE",
+    "PROMPT_COMMAND",
+    "CLASSPATH",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "FTP_PROXY",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
     # The CI systems' own.
-    "CI", "TF_BUILD", "ISDELIVERY", "ISDRIFTRUN",
+    "CI",
+    "TF_BUILD",
+    "ISDELIVERY",
+    "ISDRIFTRUN",
     # What the rendered jobs' scripts read (templates/).
-    "IMAGE", "IMAGE_REF", "IMAGE_REPOSITORY", "TRAINING_IMAGE", "TRAINING_IMAGE_REF", "TRAINING_IMAGE_REPOSITORY",
-    "REGISTRY", "REGISTRY_USERNAME", "REGISTRY_PASSWORD", "MODEL", "BLESSING", "NAMESPACE", "PROJECT_DIR",
-    "SPEC_FILE", "REQUIREMENTS",
+    "IMAGE",
+    "IMAGE_REF",
+    "IMAGE_REPOSITORY",
+    "TRAINING_IMAGE",
+    "TRAINING_IMAGE_REF",
+    "TRAINING_IMAGE_REPOSITORY",
+    "REGISTRY",
+    "REGISTRY_USERNAME",
+    "REGISTRY_PASSWORD",
+    "MODEL",
+    "BLESSING",
+    "NAMESPACE",
+    "PROJECT_DIR",
+    "SPEC_FILE",
+    "REQUIREMENTS",
 )
-ENV_NAME = (
-    rf"^(?!({'|'.join(RESERVED_ENV_PREFIXES)})|({'|'.join(RESERVED_ENV_NAMES)})$)[A-Z_][A-Z0-9_]{{0,63}}$"
-)
+ENV_NAME = rf"^(?!({'|'.join(RESERVED_ENV_PREFIXES)})|({'|'.join(RESERVED_ENV_NAMES)})$)[A-Z_][A-Z0-9_]{{0,63}}$"
 
 
 # Appended to every pattern (anchor_whole_strings): no newline after the end-of-string anchor.
@@ -83,8 +168,14 @@ def ref(name: str, description: str):
 
 defs = {
     "name": s("A DNS-1123 label: lower-case letters, digits and '-', at most 63 characters.", pattern=DNS_LABEL),
-    "identity": s("A user or group name as the CI system knows it (letters, digits, '.', '_', '@', '-').", pattern=IDENT),
-    "relativePath": s("A path relative to the folder of mlproject.yaml: letters, digits, '.', '_' and '-' between single '/', without '..' and without a part that starts with '-'.", pattern=REL_PATH, maxLength=255),
+    "identity": s(
+        "A user or group name as the CI system knows it (letters, digits, '.', '_', '@', '-').", pattern=IDENT
+    ),
+    "relativePath": s(
+        "A path relative to the folder of mlproject.yaml: letters, digits, '.', '_' and '-' between single '/', without '..' and without a part that starts with '-'.",
+        pattern=REL_PATH,
+        maxLength=255,
+    ),
     "command": {
         "description": "A command and its arguments. A string is split like a shell would split it, but it is never run through a shell.",
         "oneOf": [
@@ -93,32 +184,70 @@ defs = {
         ],
     },
     "cron": s("A five-field cron expression (minute hour day-of-month month day-of-week), in UTC.", pattern=CRON),
-    "image": s("A container image reference; pin it by digest (name@sha256:...) so builds are reproducible.", pattern=IMAGE, maxLength=255),
-    "region": s("A cloud region, such as eu-west-1 or europe-west4; its prefix decides the jurisdiction (eu-/europe- is the EU).", pattern=REGION),
+    "image": s(
+        "A container image reference; pin it by digest (name@sha256:...) so builds are reproducible.",
+        pattern=IMAGE,
+        maxLength=255,
+    ),
+    "region": s(
+        "A cloud region, such as eu-west-1 or europe-west4; its prefix decides the jurisdiction (eu-/europe- is the EU).",
+        pattern=REGION,
+    ),
     "resources": obj(
         "Compute resources; each is used as both the Kubernetes request and limit.",
         {
             "cpu": s("CPU, in Kubernetes quantity form: '1', '500m'.", pattern=QUANTITY),
             "memory": s("Memory, in Kubernetes quantity form: '512Mi', '2Gi'.", pattern=QUANTITY),
-            "gpu": {"type": "integer", "minimum": 0, "maximum": 16, "default": 0, "description": "Number of GPUs (nvidia.com/gpu). Default 0."},
+            "gpu": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 16,
+                "default": 0,
+                "description": "Number of GPUs (nvidia.com/gpu). Default 0.",
+            },
         },
     ),
     "gate": obj(
         "One evaluation gate: a metric from the metrics file compared with a threshold, and optionally with the production model.",
         {
             "metric": s("Name of the metric in the metrics file.", pattern=METRIC),
-            "threshold": {"type": "number", "description": "The value the metric must reach (direction: higher) or stay under (direction: lower)."},
-            "direction": {"enum": ["higher", "lower"], "default": "higher", "description": "Whether higher or lower values are better. Default: higher."},
-            "max_regression": {"type": "number", "minimum": 0, "description": "Allowed worsening against the production model, in the metric's units (absolute)."},
-            "max_regression_relative": {"type": "number", "minimum": 0, "maximum": 1, "description": "Allowed worsening against the production model, as a fraction of its value (0.05 = 5 %)."},
-            "required": {"type": "boolean", "default": True, "description": "A missing metric fails the gate. Default: true."},
+            "threshold": {
+                "type": "number",
+                "description": "The value the metric must reach (direction: higher) or stay under (direction: lower).",
+            },
+            "direction": {
+                "enum": ["higher", "lower"],
+                "default": "higher",
+                "description": "Whether higher or lower values are better. Default: higher.",
+            },
+            "max_regression": {
+                "type": "number",
+                "minimum": 0,
+                "description": "Allowed worsening against the production model, in the metric's units (absolute).",
+            },
+            "max_regression_relative": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": 1,
+                "description": "Allowed worsening against the production model, as a fraction of its value (0.05 = 5 %).",
+            },
+            "required": {
+                "type": "boolean",
+                "default": True,
+                "description": "A missing metric fails the gate. Default: true.",
+            },
         },
         required=("metric", "threshold"),
     ),
     "canaryStep": obj(
         "One step of a canary rollout.",
         {
-            "weight": {"type": "integer", "minimum": 1, "maximum": 100, "description": "Percentage of traffic sent to the new model."},
+            "weight": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 100,
+                "description": "Percentage of traffic sent to the new model.",
+            },
             "pause": s("How long to hold this step before the next, e.g. 10m, 1h.", pattern=DURATION),
         },
         required=("weight",),
@@ -127,10 +256,16 @@ defs = {
         "An accepted exception to one policy rule, with who accepted it and until when.",
         {
             "rule": s("The rule id to waive, e.g. MLCI-GDPR-002.", pattern=r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$"),
-            "path": s("A glob over the finding's JSON path (e.g. '$.datasets[0].*'); default: every path.", default="*", maxLength=500),
+            "path": s(
+                "A glob over the finding's JSON path (e.g. '$.datasets[0].*'); default: every path.",
+                default="*",
+                maxLength=500,
+            ),
             "reason": s("Why the exception is acceptable. Required.", minLength=10, maxLength=2000),
             "approved_by": ref("identity", "Who accepted the exception; must not be an author of the project."),
-            "expires": s("Last day (YYYY-MM-DD) the waiver applies; required.", pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
+            "expires": s(
+                "Last day (YYYY-MM-DD) the waiver applies; required.", pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+            ),
         },
         required=("rule", "reason", "approved_by", "expires"),
     ),
@@ -140,18 +275,56 @@ dataset = obj(
     "A dataset the model is trained or evaluated on.",
     {
         "name": ref("name", "Short name of the dataset, unique in this spec."),
-        "uri": s("Where the data lives: a path relative to the spec, or a URI (s3://, gs://, https://, dvc://).", minLength=1, maxLength=1024),
-        "version": s("The pinned version of the data (a date, tag or DVC revision); never 'latest'.", minLength=1, maxLength=128),
-        "sha256": s("sha256 of the data file, 64 lower-case hex digits; `mlci lineage verify` recomputes it.", pattern=SHA256),
-        "dvc_rev": s("A DVC revision that pins the data instead of sha256 (dataset hashes are then read from dvc.lock).", pattern=r"^[A-Za-z0-9._/-]{1,128}$"),
-        "source": s("Where the data comes from (system, export, public dataset and licence).", minLength=1, maxLength=500),
-        "personal_data": {"type": "boolean", "default": False, "description": "Whether the data holds personal data under GDPR. Default: false."},
-        "pii_fields": arr("Columns that identify a person directly or indirectly.", {"type": "string", "pattern": METRIC}, uniqueItems=True),
-        "sensitive_attributes": arr("Columns with special-category or protected attributes (GDPR Art. 9); they require a fairness gate.", {"type": "string", "pattern": METRIC}, uniqueItems=True),
-        "legal_basis": {"enum": ["consent", "contract", "legal_obligation", "vital_interests", "public_task", "legitimate_interests"], "description": "The GDPR Art. 6(1) legal basis for processing personal data."},
+        "uri": s(
+            "Where the data lives: a path relative to the spec, or a URI (s3://, gs://, https://, dvc://).",
+            minLength=1,
+            maxLength=1024,
+        ),
+        "version": s(
+            "The pinned version of the data (a date, tag or DVC revision); never 'latest'.", minLength=1, maxLength=128
+        ),
+        "sha256": s(
+            "sha256 of the data file, 64 lower-case hex digits; `mlci lineage verify` recomputes it.", pattern=SHA256
+        ),
+        "dvc_rev": s(
+            "A DVC revision that pins the data instead of sha256 (dataset hashes are then read from dvc.lock).",
+            pattern=r"^[A-Za-z0-9._/-]{1,128}$",
+        ),
+        "source": s(
+            "Where the data comes from (system, export, public dataset and licence).", minLength=1, maxLength=500
+        ),
+        "personal_data": {
+            "type": "boolean",
+            "default": False,
+            "description": "Whether the data holds personal data under GDPR. Default: false.",
+        },
+        "pii_fields": arr(
+            "Columns that identify a person directly or indirectly.",
+            {"type": "string", "pattern": METRIC},
+            uniqueItems=True,
+        ),
+        "sensitive_attributes": arr(
+            "Columns with special-category or protected attributes (GDPR Art. 9); they require a fairness gate.",
+            {"type": "string", "pattern": METRIC},
+            uniqueItems=True,
+        ),
+        "legal_basis": {
+            "enum": [
+                "consent",
+                "contract",
+                "legal_obligation",
+                "vital_interests",
+                "public_task",
+                "legitimate_interests",
+            ],
+            "description": "The GDPR Art. 6(1) legal basis for processing personal data.",
+        },
         "retention": s("How long the data is kept, as an ISO-8601 period (P2Y, P18M, P90D).", pattern=ISO_PERIOD),
         "region": ref("region", "Where the data is stored."),
-        "anonymisation": {"enum": ["none", "pseudonymised", "anonymised"], "description": "How personal data is de-identified before training."},
+        "anonymisation": {
+            "enum": ["none", "pseudonymised", "anonymised"],
+            "description": "How personal data is de-identified before training.",
+        },
     },
     required=("name", "uri"),
 )
@@ -160,35 +333,91 @@ environment = obj(
     "A deployment target.",
     {
         "name": ref("name", "Name of the environment, unique in this spec (staging, production...)."),
-        "tier": {"enum": ["development", "staging", "production"], "description": "What the environment is for; production tiers need approvals."},
+        "tier": {
+            "enum": ["development", "staging", "production"],
+            "description": "What the environment is for; production tiers need approvals.",
+        },
         "cluster": ref("name", "The Kubernetes cluster (as named by the platform team)."),
         "namespace": ref("name", "The Kubernetes namespace to deploy into."),
         "region": ref("region", "Where the cluster runs; personal data may only be served in its jurisdiction."),
-        "replicas": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1, "description": "Serving replicas without autoscaling. Default 1."},
+        "replicas": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 1000,
+            "default": 1,
+            "description": "Serving replicas without autoscaling. Default 1.",
+        },
         "autoscaling": obj(
             "Horizontal autoscaling of the model server: a HorizontalPodAutoscaler in this environment's overlay (with provider kserve, the predictor's own autoscaling). Without it the environment runs `replicas` servers.",
             {
-                "min_replicas": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "Lowest number of replicas."},
-                "max_replicas": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "Highest number of replicas."},
-                "target_cpu_utilization": {"type": "integer", "minimum": 1, "maximum": 100, "default": 70, "description": "Average CPU use (percent of request) to aim for. Default 70."},
+                "min_replicas": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 1000,
+                    "description": "Lowest number of replicas.",
+                },
+                "max_replicas": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 1000,
+                    "description": "Highest number of replicas.",
+                },
+                "target_cpu_utilization": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 100,
+                    "default": 70,
+                    "description": "Average CPU use (percent of request) to aim for. Default 70.",
+                },
             },
             required=("min_replicas", "max_replicas"),
         ),
         "strategy": obj(
             "How a new model version replaces the old one.",
             {
-                "type": {"enum": ["rolling", "canary"], "default": "rolling", "description": "rolling: replace pods gradually; canary: shift traffic in steps. Default rolling."},
-                "steps": arr("Canary steps, in order (for type: canary). Default: 20 % for 10m, then 50 % for 10m, then all.", {"$ref": "#/$defs/canaryStep"}, minItems=1, maxItems=20),
-                "provider": {"enum": ["argo-rollouts", "kserve"], "default": "argo-rollouts", "description": "What runs the canary. argo-rollouts (the default): an Argo Rollouts Rollout replaces the Deployment, walks the steps and aborts when an AnalysisTemplate on serving.latency_slo_ms and the evaluation gates (measured online, in Prometheus) fails. kserve: a KServe InferenceService (Serverless mode) replaces the Deployment and Service, and the deploy job walks the steps through its canaryTrafficPercent."},
+                "type": {
+                    "enum": ["rolling", "canary"],
+                    "default": "rolling",
+                    "description": "rolling: replace pods gradually; canary: shift traffic in steps. Default rolling.",
+                },
+                "steps": arr(
+                    "Canary steps, in order (for type: canary). Default: 20 % for 10m, then 50 % for 10m, then all.",
+                    {"$ref": "#/$defs/canaryStep"},
+                    minItems=1,
+                    maxItems=20,
+                ),
+                "provider": {
+                    "enum": ["argo-rollouts", "kserve"],
+                    "default": "argo-rollouts",
+                    "description": "What runs the canary. argo-rollouts (the default): an Argo Rollouts Rollout replaces the Deployment, walks the steps and aborts when an AnalysisTemplate on serving.latency_slo_ms and the evaluation gates (measured online, in Prometheus) fails. kserve: a KServe InferenceService (Serverless mode) replaces the Deployment and Service, and the deploy job walks the steps through its canaryTrafficPercent.",
+                },
             },
         ),
         "approvals": obj(
             "Who must approve a deployment to this environment.",
             {
-                "required": {"type": "integer", "minimum": 0, "maximum": 10, "default": 0, "description": "Number of distinct approvals needed. Default 0."},
-                "approvers": arr("People or groups allowed to approve.", {"$ref": "#/$defs/identity"}, uniqueItems=True, maxItems=50),
-                "separation_of_duties": {"type": "boolean", "default": True, "description": "Approvers may not be the project's owners or authors. Default true."},
-                "wait_timer_minutes": {"type": "integer", "minimum": 0, "maximum": 43200, "default": 0, "description": "Minutes to wait after approval before deploying. Default 0."},
+                "required": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": 10,
+                    "default": 0,
+                    "description": "Number of distinct approvals needed. Default 0.",
+                },
+                "approvers": arr(
+                    "People or groups allowed to approve.", {"$ref": "#/$defs/identity"}, uniqueItems=True, maxItems=50
+                ),
+                "separation_of_duties": {
+                    "type": "boolean",
+                    "default": True,
+                    "description": "Approvers may not be the project's owners or authors. Default true.",
+                },
+                "wait_timer_minutes": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": 43200,
+                    "default": 0,
+                    "description": "Minutes to wait after approval before deploying. Default 0.",
+                },
             },
         ),
     },
@@ -212,24 +441,49 @@ schema = {
                 "name": ref("name", "The project's name; used for images, Kubernetes objects and pipeline names."),
                 "description": s("One or two sentences on what the model does.", maxLength=1000),
                 "team": ref("identity", "The owning team."),
-                "owners": arr("People accountable for the project.", {"$ref": "#/$defs/identity"}, minItems=1, uniqueItems=True),
-                "authors": arr("People who write the project's code and spec (for separation of duties).", {"$ref": "#/$defs/identity"}, uniqueItems=True),
+                "owners": arr(
+                    "People accountable for the project.", {"$ref": "#/$defs/identity"}, minItems=1, uniqueItems=True
+                ),
+                "authors": arr(
+                    "People who write the project's code and spec (for separation of duties).",
+                    {"$ref": "#/$defs/identity"},
+                    uniqueItems=True,
+                ),
             },
             required=("name", "owners"),
         ),
-        "datasets": arr("The datasets used for training and evaluation (at most 100).", {"$ref": "#/$defs/dataset"}, minItems=1),
+        "datasets": arr(
+            "The datasets used for training and evaluation (at most 100).", {"$ref": "#/$defs/dataset"}, minItems=1
+        ),
         "training": obj(
             "How the model is trained.",
             {
                 "image": ref("image", "Base image for training and serving containers."),
                 "requirements": ref("relativePath", "The pinned Python requirements file. Default requirements.txt."),
                 "command": ref("command", "The training command, run in the project folder."),
-                "params": {"type": "object", "description": "Hyper-parameters, passed to the command as JSON in MLCI_PARAMS and recorded in the lineage.", "maxProperties": 200},
+                "params": {
+                    "type": "object",
+                    "description": "Hyper-parameters, passed to the command as JSON in MLCI_PARAMS and recorded in the lineage.",
+                    "maxProperties": 200,
+                },
                 "resources": {"$ref": "#/$defs/resources", "description": "Resources of the training Job."},
                 "schedule": ref("cron", "When to retrain on a schedule (continuous training)."),
-                "retrain_on_drift": {"type": "boolean", "default": False, "description": "Retrain when the drift monitor exceeds its threshold. Default false."},
-                "timeout_minutes": {"type": "integer", "minimum": 1, "maximum": 1440, "default": 60, "description": "Time limit of the training job. Default 60."},
-                "outputs": obj("What training writes.", {"model": ref("relativePath", "The model file. Default artifacts/model.joblib.")}),
+                "retrain_on_drift": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "Retrain when the drift monitor exceeds its threshold. Default false.",
+                },
+                "timeout_minutes": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 1440,
+                    "default": 60,
+                    "description": "Time limit of the training job. Default 60.",
+                },
+                "outputs": obj(
+                    "What training writes.",
+                    {"model": ref("relativePath", "The model file. Default artifacts/model.joblib.")},
+                ),
             },
             required=("command",),
         ),
@@ -237,7 +491,9 @@ schema = {
             "How the trained model is evaluated and what it must reach before it is deployed.",
             {
                 "command": ref("command", "The evaluation command; it writes the metrics file."),
-                "metrics_file": ref("relativePath", "JSON object of metric name to number. Default artifacts/metrics.json."),
+                "metrics_file": ref(
+                    "relativePath", "JSON object of metric name to number. Default artifacts/metrics.json."
+                ),
                 "gates": arr("The gates; every one must pass before deployment.", {"$ref": "#/$defs/gate"}),
             },
             required=("command",),
@@ -246,8 +502,15 @@ schema = {
             "The model artifact.",
             {
                 "name": ref("name", "Registered model name."),
-                "framework": {"enum": ["scikit-learn", "xgboost", "lightgbm", "pytorch", "tensorflow", "onnx", "other"], "description": "The ML framework."},
-                "registry": s("The model registry (URI of an MLflow server, a bucket, an OCI registry).", minLength=1, maxLength=500),
+                "framework": {
+                    "enum": ["scikit-learn", "xgboost", "lightgbm", "pytorch", "tensorflow", "onnx", "other"],
+                    "description": "The ML framework.",
+                },
+                "registry": s(
+                    "The model registry (URI of an MLflow server, a bucket, an OCI registry).",
+                    minLength=1,
+                    maxLength=500,
+                ),
             },
             required=("name",),
         ),
@@ -256,45 +519,122 @@ schema = {
             {
                 "image": ref("image", "A separate serving image; default: the training image."),
                 "command": ref("command", "The serving command."),
-                "port": {"type": "integer", "minimum": 1024, "maximum": 65535, "default": 8080, "description": "Port the server listens on (unprivileged). Default 8080."},
-                "health_path": s("HTTP path of the health check. Default /healthz.", pattern=r"^/[A-Za-z0-9._/-]{0,200}$", default="/healthz"),
-                "latency_slo_ms": {"type": "integer", "minimum": 1, "maximum": 600000, "description": "Latency objective, p95 in milliseconds."},
-                "log_fields": arr("Request fields the server logs (must not include PII fields).", {"type": "string", "pattern": METRIC}, uniqueItems=True),
+                "port": {
+                    "type": "integer",
+                    "minimum": 1024,
+                    "maximum": 65535,
+                    "default": 8080,
+                    "description": "Port the server listens on (unprivileged). Default 8080.",
+                },
+                "health_path": s(
+                    "HTTP path of the health check. Default /healthz.",
+                    pattern=r"^/[A-Za-z0-9._/-]{0,200}$",
+                    default="/healthz",
+                ),
+                "latency_slo_ms": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 600000,
+                    "description": "Latency objective, p95 in milliseconds.",
+                },
+                "log_fields": arr(
+                    "Request fields the server logs (must not include PII fields).",
+                    {"type": "string", "pattern": METRIC},
+                    uniqueItems=True,
+                ),
                 "resources": {"$ref": "#/$defs/resources", "description": "Resources of each serving pod."},
-                "run_as_root": {"type": "boolean", "default": False, "description": "Run the server as root. Default false; policies reject true."},
+                "run_as_root": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "Run the server as root. Default false; policies reject true.",
+                },
             },
             required=("command",),
         ),
-        "environments": arr("Where the model is deployed, in promotion order.", {"$ref": "#/$defs/environment"}, maxItems=20),
+        "environments": arr(
+            "Where the model is deployed, in promotion order.", {"$ref": "#/$defs/environment"}, maxItems=20
+        ),
         "monitoring": obj(
             "What is watched once the model serves.",
             {
                 "drift": obj(
                     "Data drift between the training data and live data.",
                     {
-                        "method": {"enum": ["psi", "ks", "chi2"], "default": "psi", "description": "What decides drift: psi (population stability index of every feature), or ks / chi2 (statistical tests: Kolmogorov-Smirnov for numeric features, chi-square for categorical ones). Default psi."},
-                        "threshold": {"type": "number", "exclusiveMinimum": 0, "default": 0.1, "description": "With psi, a PSI above it is drift (0.1 to 0.25 is customary); with ks or chi2, the significance level: a p-value below it is drift (e.g. 0.05). Default 0.1."},
+                        "method": {
+                            "enum": ["psi", "ks", "chi2"],
+                            "default": "psi",
+                            "description": "What decides drift: psi (population stability index of every feature), or ks / chi2 (statistical tests: Kolmogorov-Smirnov for numeric features, chi-square for categorical ones). Default psi.",
+                        },
+                        "threshold": {
+                            "type": "number",
+                            "exclusiveMinimum": 0,
+                            "default": 0.1,
+                            "description": "With psi, a PSI above it is drift (0.1 to 0.25 is customary); with ks or chi2, the significance level: a p-value below it is drift (e.g. 0.05). Default 0.1.",
+                        },
                         "schedule": ref("cron", "When the drift check runs."),
                         "reference": ref("relativePath", "The reference data (usually the training set)."),
                         "current": s("Where current data is read from (path or URI).", minLength=1, maxLength=1024),
                     },
                 ),
-                "latency": obj("Latency alerting.", {"p95_ms": {"type": "integer", "minimum": 1, "description": "Alert when p95 latency exceeds this."}}),
-                "prometheus_url": s("The Prometheus that canary analysis queries (http or https URL). Default: the Argo Rollouts controller's ARGO_ROLLOUTS_PROMETHEUS_ADDRESS.", pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$", maxLength=500),
-                "alerts": arr("Alert destinations, as 'kind:target' (slack:#channel, email:team@example.com, pagerduty:service).", {"type": "string", "pattern": r"^(slack|email|pagerduty|webhook):[!-~]{1,200}$"}),
+                "latency": obj(
+                    "Latency alerting.",
+                    {
+                        "p95_ms": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "description": "Alert when p95 latency exceeds this.",
+                        }
+                    },
+                ),
+                "prometheus_url": s(
+                    "The Prometheus that canary analysis queries (http or https URL). Default: the Argo Rollouts controller's ARGO_ROLLOUTS_PROMETHEUS_ADDRESS.",
+                    pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$",
+                    maxLength=500,
+                ),
+                "alerts": arr(
+                    "Alert destinations, as 'kind:target' (slack:#channel, email:team@example.com, pagerduty:service).",
+                    {"type": "string", "pattern": r"^(slack|email|pagerduty|webhook):[!-~]{1,200}$"},
+                ),
             },
         ),
         "ci": obj(
             "How the pipelines are rendered.",
             {
-                "providers": arr("Which CI systems to render for. Default: github, gitlab and jenkins.", {"enum": ["github", "gitlab", "jenkins", "azure"]}, uniqueItems=True, minItems=1),
-                "runner_labels": arr("Runner labels or tags for CI jobs.", {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"}, uniqueItems=True),
-                "python_version": s("Python version for CI jobs. Default 3.11.", pattern=r"^3\.[0-9]{1,2}$", default="3.11"),
-                "image": ref("image", "Container image for the CI jobs that run mlci (GitLab `image:`); default: none, the runner's own Python (select runners with runner_labels)."),
-                "repository_url": s("The git repository Argo CD deploys the rendered overlays from (https://, ssh:// or git@host:path). Default: https://git.example.com/<team>/<project>.git, a placeholder to replace.", pattern=r"^(https://|ssh://|git@)[A-Za-z0-9._~:/@+-]{3,400}$"),
-                "repository_path": ref("relativePath", "Where the render output (the folder holding k8s/) is in that repository, for Argo CD's source path. Default '.', the repository root."),
-                "image_registry": s("Where CI pushes the project's images, e.g. ghcr.io/acme or registry.example.com/ml. Default registry.example.com/<team>.", pattern=r"^[a-z0-9][a-z0-9.-]*(:[0-9]{1,5})?(/[a-z0-9][a-z0-9._-]*)*$", maxLength=200),
-                "mlci_version": s("The mlci version CI installs. Default: the version that rendered the files.", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+([a-z0-9.+-]*)$"),
+                "providers": arr(
+                    "Which CI systems to render for. Default: github, gitlab and jenkins.",
+                    {"enum": ["github", "gitlab", "jenkins", "azure"]},
+                    uniqueItems=True,
+                    minItems=1,
+                ),
+                "runner_labels": arr(
+                    "Runner labels or tags for CI jobs.",
+                    {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"},
+                    uniqueItems=True,
+                ),
+                "python_version": s(
+                    "Python version for CI jobs. Default 3.11.", pattern=r"^3\.[0-9]{1,2}$", default="3.11"
+                ),
+                "image": ref(
+                    "image",
+                    "Container image for the CI jobs that run mlci (GitLab `image:`); default: none, the runner's own Python (select runners with runner_labels).",
+                ),
+                "repository_url": s(
+                    "The git repository Argo CD deploys the rendered overlays from (https://, ssh:// or git@host:path). Default: https://git.example.com/<team>/<project>.git, a placeholder to replace.",
+                    pattern=r"^(https://|ssh://|git@)[A-Za-z0-9._~:/@+-]{3,400}$",
+                ),
+                "repository_path": ref(
+                    "relativePath",
+                    "Where the render output (the folder holding k8s/) is in that repository, for Argo CD's source path. Default '.', the repository root.",
+                ),
+                "image_registry": s(
+                    "Where CI pushes the project's images, e.g. ghcr.io/acme or registry.example.com/ml. Default registry.example.com/<team>.",
+                    pattern=r"^[a-z0-9][a-z0-9.-]*(:[0-9]{1,5})?(/[a-z0-9][a-z0-9._-]*)*$",
+                    maxLength=200,
+                ),
+                "mlci_version": s(
+                    "The mlci version CI installs. Default: the version that rendered the files.",
+                    pattern=r"^[0-9]+\.[0-9]+\.[0-9]+([a-z0-9.+-]*)$",
+                ),
                 "env": {
                     "type": "object",
                     "description": "Extra environment variables for every CI job; their values are passed as data, never expanded.",
@@ -305,7 +645,8 @@ schema = {
                             "changes the toolchain (MLCI_*, PIP_*, PYTHON*, LD_*, BASH_ENV, PATH, HOME, CI_*, GIT_*...: "
                             "the pattern lists them all)"
                         ),
-                    }, "additionalProperties": {"type": ["string", "number", "boolean"]},
+                    },
+                    "additionalProperties": {"type": ["string", "number", "boolean"]},
                     "maxProperties": 50,
                 },
             },
@@ -313,10 +654,15 @@ schema = {
         "governance": obj(
             "Risk, documentation and accepted exceptions.",
             {
-                "risk": {"enum": ["minimal", "limited", "high"], "description": "Risk class of the use case (EU AI Act style); high risk needs a DPIA."},
+                "risk": {
+                    "enum": ["minimal", "limited", "high"],
+                    "description": "Risk class of the use case (EU AI Act style); high risk needs a DPIA.",
+                },
                 "dpia": s("Reference of the data protection impact assessment.", minLength=1, maxLength=200),
                 "model_card": ref("relativePath", "The model card."),
-                "erasure_procedure": ref("relativePath", "Document that says how a data subject's erasure request is carried out."),
+                "erasure_procedure": ref(
+                    "relativePath", "Document that says how a data subject's erasure request is carried out."
+                ),
                 "waivers": arr("Accepted exceptions to policy rules.", {"$ref": "#/$defs/waiver"}),
             },
         ),

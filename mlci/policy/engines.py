@@ -188,7 +188,7 @@ def _evaluate_chunk(job: _Job, inputs: list[dict[str, Any]]) -> list[Any] | _Fai
         return _Failure("load", _regopy_problems(str(exc), job.modules))
     results: list[Any] = []
     for document in inputs:
-        interpreter.set_input(regopy.Input(document))
+        _set_input(interpreter, document)
         ok, text = _query(interpreter, bundle)
         if not ok or not text.startswith("{"):
             if text == "undefined":
@@ -199,6 +199,15 @@ def _evaluate_chunk(job: _Job, inputs: list[dict[str, Any]]) -> list[Any] | _Fai
             return _Failure("decision", value=value)
         results.append(value)
     return results
+
+
+def _set_input(interpreter: Any, document: Any) -> None:
+    """The input, as JSON text. regopy 1.5.2's `Input(value)` stores strings without escaping
+    their quotes, so a spec value echoed by a rule (`x"]}, "...": [`) could rewrite the decision
+    document regopy prints; the JSON term parser keeps every string intact."""
+    from regopy.rego_shared import rego_set_input_term
+
+    rego_set_input_term(interpreter._impl, json.dumps(document, ensure_ascii=True))
 
 
 def _query(interpreter: Any, bundle: Any = None, text: str = "") -> tuple[bool, str]:
