@@ -172,9 +172,12 @@ class SafeTree:
                 return None
             except OSError as exc:
                 raise self._refusal(folder, parts, exc) from None
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                os.close(fd)  # O_RDONLY opens a folder too: say so, before fdopen refuses it with a traceback
+                problem = "is a folder where mlci expects a file" if stat.S_ISDIR(mode) else "is not a regular file"
+                raise UnsafePathError(self._path(parts), problem)
             with os.fdopen(fd, "rb") as handle:
-                if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                    raise UnsafePathError(self._path(parts), "is not a regular file")
                 return handle.read(limit + 1)
 
     def read_text(self, rel: str | PurePosixPath) -> str | None:

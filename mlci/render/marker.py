@@ -81,7 +81,7 @@ def json_project(content: str) -> str | None:
     """The project a generated JSON document names; None unless its `$comment` says mlci generated it."""
     try:
         document = json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's stack: not mlci's
         return None
     if not isinstance(document, dict):
         return None

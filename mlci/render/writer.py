@@ -193,6 +193,10 @@ def _orphan_verdict(plan: FilePlan, rel: str, current: str, recorded: str) -> st
             return "does not carry mlci's marker: mlci did not generate it"
         if project != plan.project:
             return f"mlci generated for project {project!r}, not {plan.project!r}"
+        if rel != json_home(plan.project):
+            # A JSON document names its project, not its spec: the same name in another folder
+            # (a project whose spec has another file name) is another project's file.
+            return f"is not where mlci writes the JSON of project {plan.project!r} ({json_home(plan.project)})"
         return "remove" if sha256_text(current) == recorded else "keep"
     marker, body = read_marker(current)
     if marker is None:
@@ -200,6 +204,11 @@ def _orphan_verdict(plan: FilePlan, rel: str, current: str, recorded: str) -> st
     if marker.spec != plan.spec_ref:
         return f"mlci generated from {_spec_shown(plan, marker.spec)}, not from {plan.spec_display}"
     return "remove" if sha256_text(body) == marker.body else "keep"
+
+
+def json_home(project: str) -> str:
+    """The one JSON document mlci writes for a project (GitHub's environment settings)."""
+    return f".github/mlci/environments/{project}.json"
 
 
 def _nested_spec(plan: FilePlan, rel: str, current: str) -> Path | None:
@@ -252,6 +261,10 @@ def _previous_files(plan: FilePlan, tree: SafeTree) -> dict[str, str]:
 def _parse_manifest(text: str, shown: str) -> dict[str, Any]:
     try:
         document = json.loads(text)
+    except RecursionError:  # nested past the parser's stack: not a manifest mlci wrote
+        raise InputError(
+            Location(shown), "not a valid mlci manifest (nested too deeply); delete it to start over"
+        ) from None
     except ValueError as exc:
         where = Location(shown, exc.lineno, exc.colno) if isinstance(exc, json.JSONDecodeError) else Location(shown)
         raise InputError(where, "not a valid mlci manifest (invalid JSON); delete it to start over") from None
@@ -281,7 +294,7 @@ def _refuse_files_of_other_manifests(plan: FilePlan, tree: SafeTree) -> None:
             continue
         try:
             document = json.loads(tree.read_text(f"{folder}/{name}") or "")
-        except ValueError:
+        except (ValueError, RecursionError):
             continue  # not a manifest of ours to honour; its own project's render reports it
         if not isinstance(document, dict) or not isinstance(document.get("files"), dict):
             continue
