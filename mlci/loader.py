@@ -242,6 +242,7 @@ class _PlainBuilder:
         self.chars_left = MAX_EXPANDED_CHARS
         self.positions: dict[JsonPath, tuple[int, int]] = {}
         self.constructor = constructor
+        self.depth = 0  # of the expanded document: an alias can nest a collection inside itself
 
     def build(self, node: Any, path: JsonPath, container: Any = None) -> Any:
         from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
@@ -262,14 +263,33 @@ class _PlainBuilder:
         if isinstance(node, MappingNode):
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):
+            self._enter(node)
             out = []
             for index, item in enumerate(node.value):
                 self.positions[(*path, index)] = _start(item)
                 out.append(self.build(item, (*path, index), node))
+            self.depth -= 1
             return out
         return self._scalar(node)
 
+    def _enter(self, node: Any) -> None:
+        """One level deeper; the event pass bounds the text's nesting, this the nesting once
+        aliases are expanded (`&a [*a]`, or chains of anchors each nested a little)."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise InputError(
+                _mark_location(self.shown, node.start_mark),
+                f"nesting deeper than {MAX_DEPTH} levels once anchors and aliases are expanded",
+            )
+
     def _mapping(self, node: Any, path: JsonPath) -> dict[str, Any]:
+        self._enter(node)
+        try:
+            return self._mapping_items(node, path)
+        finally:
+            self.depth -= 1
+
+    def _mapping_items(self, node: Any, path: JsonPath) -> dict[str, Any]:
         from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
         out: dict[str, Any] = {}
