@@ -25,28 +25,31 @@ def load_schema() -> dict[str, Any]:
 def _validator() -> Any:
     from jsonschema import Draft202012Validator
 
-    # Validating against a copy with every local $ref inlined gives the same errors
-    # (the schema has no recursion) without resolving references on every check.
+    # Validating against a copy with every local $ref inlined gives the same errors without
+    # resolving references on every check; a recursive one (a param's nested values) stays a $ref.
     return Draft202012Validator(_inline_refs(load_schema()))
 
 
 def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
     definitions = schema.get("$defs", {})
 
-    def expand(node: Any) -> Any:
+    def expand(node: Any, active: tuple[str, ...] = ()) -> Any:
         if isinstance(node, dict):
             ref = node.get("$ref")
             if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                rest = {key: expand(value) for key, value in node.items() if key != "$ref"}
+                name = ref.removeprefix("#/$defs/")
+                if name in active:
+                    return node  # recursive: the validator resolves it against the $defs kept below
+                rest = {key: expand(value, active) for key, value in node.items() if key != "$ref"}
                 # The definition wins: its description says what a valid value looks like.
-                return {**rest, **expand(definitions[ref.removeprefix("#/$defs/")])}
-            return {key: expand(value) for key, value in node.items()}
+                return {**rest, **expand(definitions[name], (*active, name))}
+            return {key: expand(value, active) for key, value in node.items()}
         if isinstance(node, list):
-            return [expand(item) for item in node]
+            return [expand(item, active) for item in node]
         return node
 
     inlined = expand({key: value for key, value in schema.items() if key != "$defs"})
-    return dict(inlined)
+    return {**inlined, "$defs": definitions}
 
 
 def validate_spec(spec: Spec) -> list[Finding]:

@@ -465,6 +465,7 @@ schema = {
                     "type": "object",
                     "description": "Hyper-parameters, passed to the command as JSON in MLCI_PARAMS and recorded in the lineage.",
                     "maxProperties": 200,
+                    "additionalProperties": {"$ref": "#/$defs/paramValue"},
                 },
                 "resources": {"$ref": "#/$defs/resources", "description": "Resources of the training Job."},
                 "schedule": ref("cron", "When to retrain on a schedule (continuous training)."),
@@ -669,6 +670,15 @@ schema = {
     },
 }
 
+# A hyper-parameter: any JSON value, with the limits of every other list (100 items) and mapping
+# (200 keys) at every level, so that params is not the one open door past them.
+defs["paramValue"] = {
+    "type": ["string", "number", "boolean", "null", "array", "object"],
+    "maxItems": 100,
+    "items": {"$ref": "#/$defs/paramValue"},
+    "maxProperties": 200,
+    "additionalProperties": {"$ref": "#/$defs/paramValue"},
+}
 defs["dataset"] = dataset
 defs["environment"] = environment
 
