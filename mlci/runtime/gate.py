@@ -42,15 +42,30 @@ class GateResult:
         }
 
 
+# A metrics file is a few metric names and numbers; more is not one (a link to a huge file).
+MAX_METRICS_BYTES = 16 * 1024 * 1024
+
+
 def read_metrics(path: Path) -> dict[str, Any]:
+    """The metrics JSON object. A pull request can commit the file as a link to /dev/zero or as a
+    pipe: only a regular file is opened (without blocking), and only so much of it is read."""
+    from mlci.runtime.hashing import open_regular
+
     try:
-        text = path.read_text(encoding="utf-8")
+        with open_regular(path) as handle:
+            raw = handle.read(MAX_METRICS_BYTES + 1)
     except FileNotFoundError:
         raise UserError(f"{path}: metrics file not found (did the evaluation stage run?)") from None
     except OSError as exc:
         raise UserError(f"{path}: cannot read: {exc.strerror}") from None
+    if len(raw) > MAX_METRICS_BYTES:
+        raise InputError(Location(str(path)), f"over {MAX_METRICS_BYTES} bytes; a metrics file is a small JSON object")
     try:
-        value = json.loads(text)
+        value = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(Location(str(path)), "not UTF-8 text; expected a JSON object") from None
+    except RecursionError:
+        raise InputError(Location(str(path)), "invalid JSON: nested too deeply for a metrics file") from None
     except json.JSONDecodeError as exc:
         raise InputError(Location(str(path), exc.lineno, exc.colno), f"invalid JSON: {exc.msg}") from None
     if not isinstance(value, dict):

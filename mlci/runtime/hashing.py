@@ -61,10 +61,11 @@ class SpecialFileError(UserError):
         self.path = path
 
 
-def digest_tree(root: Path) -> Digest:
+def digest_tree(root: Path, within: Path | None = None) -> Digest:
     """A folder's digest: sha256 of `sha256sum`-style lines, sorted by relative path.
 
-    Independent of file times and of the order the file system lists entries in."""
+    Independent of file times and of the order the file system lists entries in. With
+    `within`, a file of the folder that is a link resolving outside it is refused, not read."""
     lines = []
     size = 0
     for folder, dirs, names in os.walk(root):
@@ -73,6 +74,8 @@ def digest_tree(root: Path) -> Digest:
             path = Path(folder, name)
             if not path.is_file():
                 continue
+            if within is not None and not path.resolve().is_relative_to(within):
+                raise UserError(f"{path}: a link out of the repository ({path.resolve()}); mlci does not read it")
             digest = digest_file(path)
             size += digest.size
             lines.append(f"{digest.sha256}  {path.relative_to(root).as_posix()}\n")
@@ -80,5 +83,5 @@ def digest_tree(root: Path) -> Digest:
     return Digest(hashlib.sha256("".join(lines).encode()).hexdigest(), size, files=len(lines))
 
 
-def digest_path(path: Path, with_md5: bool = False) -> Digest:
-    return digest_tree(path) if path.is_dir() else digest_file(path, with_md5)
+def digest_path(path: Path, with_md5: bool = False, within: Path | None = None) -> Digest:
+    return digest_tree(path, within) if path.is_dir() else digest_file(path, with_md5)

@@ -117,6 +117,31 @@ def _refuse_special(spec: Spec, index: int, path: Path) -> None:
         )
 
 
+def _refuse_link_out(spec: Spec, path: Path, at: JsonPath, what: str) -> Path:
+    """The root below which `path` may be read, once it proves to resolve inside it.
+
+    A path inside the project can still lead anywhere through a committed link
+    (`data.csv -> /etc/shadow`, `model.joblib -> /`): mlci reads only what resolves
+    inside the repository holding the project (so DVC's cache of links at its root
+    stays usable), or the project folder outside a repository; the rest is exit 2 at
+    the spec's line, before anything is read."""
+    from mlci.config import find_root
+
+    root = find_root(spec.directory)
+    try:
+        resolved = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # missing, a dangling link or a loop: reported as missing
+        return root
+    if not resolved.is_relative_to(root):
+        written = Path(os.path.relpath(path, spec.directory)).as_posix()
+        raise InputError(
+            spec.location(at),
+            f"{what} {written!r} leads out of the project through a link (to {resolved.as_posix()!r}); "
+            "mlci reads only files inside the repository that holds the project",
+        )
+    return root
+
+
 def dataset_states(spec: Spec, dvc: DvcIndex | None = None) -> list[DatasetState]:
     dvc = dvc or DvcIndex(spec.directory)
     states = []
@@ -132,6 +157,8 @@ def dataset_states(spec: Spec, dvc: DvcIndex | None = None) -> list[DatasetState
         if path is None:
             states.append(DatasetState(kind="remote", path=None, sha256=None, size=None, dvc=None, **common))
             continue
+        _refuse_special(spec, index, path)  # before anything resolves the path: a pipe is never opened
+        within = _refuse_link_out(spec, path, ("datasets", index, "uri"), f"dataset {dataset['name']!r}:")
         pin = dvc.pin(path)
         pinned = {"lock": _relative(spec, pin.lock), "stage": pin.stage, "md5": pin.md5} if pin is not None else None
         if not path.exists():
@@ -139,8 +166,7 @@ def dataset_states(spec: Spec, dvc: DvcIndex | None = None) -> list[DatasetState
                 DatasetState(kind="missing", path=_relative(spec, path), sha256=None, size=None, dvc=pinned, **common)
             )
             continue
-        _refuse_special(spec, index, path)
-        digest = digest_path(path, with_md5=pin is not None and not pin.is_folder)
+        digest = digest_path(path, with_md5=pin is not None and not pin.is_folder, within=within)
         states.append(
             DatasetState(
                 kind="folder" if path.is_dir() else "file",
@@ -196,7 +222,10 @@ def model_state(spec: Spec) -> dict[str, Any]:
     path = model_path(spec)
     if not path.exists():
         return {"path": _relative(spec, path), "sha256": None, "size": None}
-    digest = digest_path(path)
+    mode = path.stat().st_mode
+    special = not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)  # refused as such by digest_path, unread
+    within = None if special else _refuse_link_out(spec, path, ("training", "outputs", "model"), "the model")
+    digest = digest_path(path, within=within)
     return {"path": _relative(spec, path), "sha256": digest.sha256, "size": digest.size}
 
 
