@@ -70,6 +70,17 @@ def to_json(value: Any) -> str:
     return _escape_unprintable(json.dumps(value, sort_keys=True, ensure_ascii=False))
 
 
+_JSON_ESCAPE = re.compile(r"\\(.)")
+
+
+def dockerfile_json(value: Any) -> str:
+    """JSON for a Dockerfile's exec form (`CMD [...]`), with backslashes and quotes written as
+    `\\u005c` and `\\u0022`: Docker's JSON parser reads them the same, while hadolint's reads
+    `\\\\"` as an escaped quote and takes the whole instruction for the shell form."""
+    plain = {"\\": "\\u005c", '"': "\\u0022"}
+    return _JSON_ESCAPE.sub(lambda match: plain.get(match[1], match[0]), to_json(value))
+
+
 def k8s_name(value: Any) -> str:
     """Lower-case DNS-1123 form, for names derived from spec values."""
     text = re.sub(r"[^a-z0-9-]+", "-", str(value).lower()).strip("-")
@@ -82,6 +93,7 @@ FILTERS = {
     "groovystr": groovy_string,
     "github_literal": github_literal,
     "tojson_sorted": to_json,
+    "dockerfile_json": dockerfile_json,
     "k8s_name": k8s_name,
 }
 
