@@ -5,11 +5,17 @@ was waived."""
 from __future__ import annotations
 
 import html
+import re
 
 from mlci.findings import Finding, Severity, Status, failing
 from mlci.reporters import ReportContext
 from mlci.reporters._common import Rule, location_label, rule_catalog, waiver_reason
 from mlci.reporters.log_safety import MARKDOWN, defuse
+
+# Control characters but the report's own tab and line feed, and the bidirectional overrides:
+# a terminal acts on ESC sequences (`\x1b]8;;url` links, `\x1b[2J` clears the screen) when the
+# report is printed, and no reader of a comment needs them raw.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 # Lets a bot find its earlier comment and update it instead of adding another.
 MARKER = "<!-- mlci-report -->"
@@ -66,7 +72,8 @@ def render(findings: list[Finding], context: ReportContext) -> str:
             reason = _cell(waiver_reason(f)) or "-"
             lines.append(f"| {_code(f.rule_id)} | {_code(location_label(f))} | {reason} | {approved} | {expires} |")
     # The report is also printed, and appended to the step summary: both are read in CI logs.
-    return defuse("\n".join(lines) + "\n", MARKDOWN)
+    report = _CONTROL.sub(lambda match: f"\\u{ord(match[0]):04x}", "\n".join(lines) + "\n")
+    return defuse(report, MARKDOWN)
 
 
 def _summary(failed: list[Finding], waived: list[Finding], blocking: list[Finding], fail_on: Severity) -> str:
