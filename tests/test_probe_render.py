@@ -6,6 +6,7 @@ every rendered file keeping its structure for the judges."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import resource
@@ -155,7 +156,7 @@ def test_a_model_linked_to_the_root_folder_is_never_walked(tmp_path: Path) -> No
 # Section 3: a command argument keeps the Dockerfile's exec form --------------------------------------------
 
 
-@pytest.mark.parametrize("argument", ["C:\\models\\", "quote\\\"", "trailing\\"])
+@pytest.mark.parametrize("argument", ["C:\\models\\", 'quote\\"', "trailing\\"])
 def test_a_backslash_in_a_command_keeps_cmd_in_json_notation_for_hadolint(tmp_path: Path, argument: str) -> None:
     hadolint = judges.tool("hadolint")
     if hadolint is None:
@@ -185,9 +186,7 @@ def test_a_backslash_in_a_command_keeps_cmd_in_json_notation_for_hadolint(tmp_pa
         "    me: &me [*me]\n",
         "    me: &me {a: *me}\n",
         "    me: &me {<<: *me, a: 1}\n",
-        "".join(
-            f"    x{i}: &a{i} " + "[" * 50 + (f"*a{i - 1}" if i else "1") + "]" * 50 + "\n" for i in range(25)
-        ),
+        "".join(f"    x{i}: &a{i} " + "[" * 50 + (f"*a{i - 1}" if i else "1") + "]" * 50 + "\n" for i in range(25)),
     ],
     ids=["recursive-sequence", "recursive-mapping", "recursive-merge", "alias-chain-1250-deep"],
 )
@@ -255,3 +254,23 @@ def test_a_policy_message_holding_a_control_character_is_a_finding_not_an_engine
     result = run_cli("check", "--no-cache", "--policies", str(policies), str(project))
     assert result.exit_code == 1, result.stdout + result.stderr
     assert "before" in result.stdout and "after" in result.stdout
+
+
+def test_a_manifest_cannot_remove_the_json_of_a_same_named_project_in_a_subfolder(tmp_path: Path) -> None:
+    """JSON has no marker naming its spec; a project in sub/ whose spec is sub/b.yaml, named like
+    ours, is still another project: its file stays, whatever hash the manifest records for it."""
+    root = _copy(tmp_path / "repo")
+    sub = _copy(tmp_path / "repo" / "sub")
+    (sub / "mlproject.yaml").rename(sub / "b.yaml")
+    assert run_cli("render", str(sub / "b.yaml")).exit_code == 0
+    assert run_cli("render", str(root / "mlproject.yaml")).exit_code == 0
+    theirs = sub / ".github" / "mlci" / "environments" / "credit-risk.json"
+    manifest = root / MANIFEST
+    document = json.loads(manifest.read_text())
+    document["files"]["sub/.github/mlci/environments/credit-risk.json"] = hashlib.sha256(
+        theirs.read_bytes()
+    ).hexdigest()
+    manifest.write_text(json.dumps(document, indent=2))
+    result = run_cli("render", str(root / "mlproject.yaml"))
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert theirs.is_file()
