@@ -74,6 +74,9 @@ KNOWN_BUGS = {
     "control characters from the spec reach rendered YAML unescaped (yamlstr, the marker)": re.compile(
         r"does not parse as YAML: .*(control|special) characters are not allowed"
     ),
+    "a folder name reaches GitHub and Azure expressions unescaped (${{ }}, $( ), $[ ])": re.compile(
+        r"has CI expression syntax from the spec"
+    ),
     "azure shell lines are plain YAML scalars, so ': ' or ' #' in a quoted value breaks them": re.compile(
         r"azure-pipelines.yml does not parse as YAML"
     ),
@@ -255,6 +258,11 @@ def assert_same_shape(clean: dict[str, Any], fuzzed: dict[str, Any], mutation: o
         expected = renamed(clean)
         assert sorted(fuzzed) == sorted(expected), f"{mutation!r}: other files than the clean render"
         for rel, shape in fuzzed.items():
+            if isinstance(shape, dict) and shape["expressions"] != expected[rel]["expressions"]:
+                raise AssertionError(
+                    f"{mutation!r}: {rel} has CI expression syntax from the spec: "
+                    f"{shape['expressions']}, the clean render {expected[rel]['expressions']}"
+                )
             if shape != clean.get(rel):
                 assert renamed(shape) == expected[rel], f"{mutation!r}: {rel} changed shape\n{clean.get(rel)}\n{shape}"
 
@@ -477,6 +485,19 @@ KNOWN_REPRODUCTIONS = [
         id="colon-in-folder-name-breaks-azure-plain-scalar",
         marks=pytest.mark.xfail(strict=False, reason="azure template: shell lines are plain YAML scalars"),
     ),
+]
+
+
+KNOWN_REPRODUCTIONS += [
+    pytest.param(
+        "iris-classifier",
+        (),
+        None,
+        folder,
+        id=f"{target}-expression-in-folder-name",
+        marks=pytest.mark.xfail(strict=False, reason=f"{target} template: the project folder is not escaped"),
+    )
+    for target, folder in (("github", "${{ github.token }}"), ("azure", "$(System.AccessToken)"))
 ]
 
 
