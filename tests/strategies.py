@@ -467,6 +467,8 @@ def _tag_value(draw: st.DrawFn, lines: list[bytes], index: int) -> list[bytes]:
                 b"!!null",
                 b"!!set",
                 b"!<tag:x>",
+                b"2026-02-30",
+                b"2026-13-01 10:00:00",
             ]
         )
     )
