@@ -39,6 +39,7 @@ from tests.strategies import (
     dump,
     examples,
     folder_names,
+    replaced,
     string_field_edits,
     text_mutations,
     type_confusions,
@@ -47,6 +48,8 @@ from tests.strategies import (
 TODAY = "2026-11-29"  # policies see a fixed date, so a failure replays
 SECONDS_PER_RUN = 30  # far above any honest run: more than this is a hang
 CONTRACT_EXIT_CODES = {0, 1, 2, 3}
+# The embedded engine with the built-in pack decides every spec: exit 3 there is mlci's bug.
+DECIDED = {0, 1, 2}
 POSITION = re.compile(r":\d+:\d+|line=\d+,col=\d+")
 GITHUB = ("--target", "github")
 CI_FILES = {"github": ".github/workflows", "gitlab": ".gitlab-ci.yml", "azure": "azure-pipelines.yml"}
@@ -73,6 +76,18 @@ def budget(fraction: float) -> settings:
 KNOWN_BUGS = {
     "control characters from the spec reach rendered YAML unescaped (yamlstr, the marker)": re.compile(
         r"does not parse as YAML: .*(control|special) characters are not allowed"
+    ),
+    "a folder name reaches GitHub and Azure expressions unescaped (${{ }}, $( ), $[ ])": re.compile(
+        r"has CI expression syntax from the spec"
+    ),
+    "the loader crashes on explicit YAML tags it cannot construct (!!timestamp 2026-02-30, !custom)": re.compile(
+        r"internal error: (ConstructorError|ValueError|KeyError)"
+    ),
+    "the loader crashes on a merge key whose value is a scalar (<<: 1)": re.compile(
+        r"internal error: AttributeError: 'str' object has no attribute 'start_mark'"
+    ),
+    "the schema's cron pattern accepts fields out of range (minute 99, month 38)": re.compile(
+        r"invalid CRON format .* in schedule event"
     ),
     "azure shell lines are plain YAML scalars, so ': ' or ' #' in a quoted value breaks them": re.compile(
         r"azure-pipelines.yml does not parse as YAML"
@@ -255,6 +270,11 @@ def assert_same_shape(clean: dict[str, Any], fuzzed: dict[str, Any], mutation: o
         expected = renamed(clean)
         assert sorted(fuzzed) == sorted(expected), f"{mutation!r}: other files than the clean render"
         for rel, shape in fuzzed.items():
+            if isinstance(shape, dict) and shape["expressions"] != expected[rel]["expressions"]:
+                raise AssertionError(
+                    f"{mutation!r}: {rel} has CI expression syntax from the spec: "
+                    f"{shape['expressions']}, the clean render {expected[rel]['expressions']}"
+                )
             if shape != clean.get(rel):
                 assert renamed(shape) == expected[rel], f"{mutation!r}: {rel} changed shape\n{clean.get(rel)}\n{shape}"
 
@@ -287,9 +307,7 @@ def assert_reports_hold(command: str, spec_dir: Path, mutation: object, *extra: 
     outputs = [f"-o{fmt}={reports / name}" for fmt, name in REPORT_FILES.items()]
     outputs += [f"-omarkdown={reports / 'report.md'}", "-ogithub"]
     result = mlci(command, str(spec_dir), *outputs, *extra)
-    assert_contract(result, mutation)
-    if result.exit_code == 3:
-        return result
+    assert_contract(result, mutation, DECIDED)
     document = json.loads((reports / REPORT_FILES["json"]).read_text(encoding="utf-8"))
     json.loads((reports / REPORT_FILES["sarif"]).read_text(encoding="utf-8"))
     json.loads((reports / REPORT_FILES["gitlab"]).read_text(encoding="utf-8"))
@@ -334,7 +352,7 @@ def test_mutated_examples_are_validated_and_rendered_or_refused(mutation: Mutati
 @given(any_spec_file)
 def test_any_file_is_checked_or_refused(text: bytes) -> None:
     with project(text) as spec_dir:
-        assert_contract(mlci("check", str(spec_dir), "--now", TODAY), text)
+        assert_contract(mlci("check", str(spec_dir), "--now", TODAY), text, DECIDED)
 
 
 @budget(1.0)
@@ -390,7 +408,7 @@ def test_any_value_of_any_type_is_validated_and_rendered_or_refused(mutation: Mu
 @given(type_confusions())
 def test_any_value_of_any_type_is_checked_or_refused(mutation: Mutation) -> None:
     with project(mutation.text) as spec_dir:
-        assert_contract(mlci("check", str(spec_dir), "--now", TODAY), mutation)
+        assert_contract(mlci("check", str(spec_dir), "--now", TODAY), mutation, DECIDED)
 
 
 @budget(0.3)
@@ -401,7 +419,7 @@ def test_any_folder_name_is_checked_and_rendered(example: str, folder: str) -> N
     data = next(e for e in examples() if e.name == example).data
     with project(dump(data).encode(), folder) as spec_dir:
         result = mlci("check", str(spec_dir), "--now", TODAY)
-        assert_contract(result, folder)
+        assert_contract(result, folder, DECIDED)
         # Rendered at the repository root, as in a monorepo: the folder lands in the CI files.
         render_and_judge(spec_dir, folder, clean_shapes(example, in_root=True), out=spec_dir.parent)
 
@@ -480,10 +498,50 @@ KNOWN_REPRODUCTIONS = [
 ]
 
 
+KNOWN_REPRODUCTIONS += [
+    pytest.param(
+        "iris-classifier",
+        (),
+        None,
+        folder,
+        id=f"{target}-expression-in-folder-name",
+        marks=pytest.mark.xfail(strict=False, reason=f"{target} template: the project folder is not escaped"),
+    )
+    for target, folder in (("github", "${{ github.token }}"), ("azure", "$(System.AccessToken)"))
+]
+
+
+@pytest.mark.xfail(strict=False, reason="loader: explicit tags are constructed outside its error handling")
+@pytest.mark.parametrize("tag", ["!!timestamp 2026-02-30", "!!int 0x_", "!!bool maybe", "!custom x", "2026-02-30"])
+def test_known_failure_class_explicit_tag_is_refused_with_a_position(tag: str) -> None:
+    text = next(e for e in examples() if e.name == "iris-classifier").text
+    with project(text.replace("max_depth: 4", f"max_depth: {tag}").encode()) as spec_dir:
+        result = mlci("validate", str(spec_dir))
+    assert result.exit_code == 2, result.stderr
+    assert "mlproject.yaml:27:" in result.stdout, result.stdout
+
+
+@pytest.mark.xfail(strict=False, reason="loader: a merge key's scalar value is iterated as if it were a mapping")
+@pytest.mark.parametrize("merged", ["1", "*name"])
+def test_known_failure_class_merge_of_a_scalar_is_refused_with_a_position(merged: str) -> None:
+    text = f"apiVersion: mlci/v1\nname: &name x\nproject:\n  name: x\n  <<: {merged}\n"
+    with project(text.encode()) as spec_dir:
+        result = mlci("validate", str(spec_dir))
+    assert result.exit_code == 2, result.stderr
+    assert "mlproject.yaml:5:" in result.stdout, result.stdout
+
+
+@pytest.mark.xfail(strict=False, reason="schema: the cron pattern checks the shape of each field, not its range")
+@pytest.mark.parametrize("cron", ["99 * * * *", "0 32 * * *", "0 0 0 * *", "0 0 * 38 *"])
+def test_known_failure_class_cron_out_of_range_is_refused(cron: str) -> None:
+    data = next(e for e in examples() if e.name == "iris-classifier").data
+    with project(dump(replaced(data, ("training", "schedule"), cron)).encode()) as spec_dir:
+        result = mlci("validate", str(spec_dir))
+    assert result.exit_code == 2, f"{cron!r} reaches the pipelines, and GitHub refuses it"
+
+
 @pytest.mark.parametrize(("example", "path", "value", "folder"), KNOWN_REPRODUCTIONS)
 def test_known_failure_class_is_fixed(example: str, path: tuple[Any, ...], value: str | None, folder: str) -> None:
-    from tests.strategies import replaced
-
     data = next(e for e in examples() if e.name == example).data
     text = dump(replaced(data, path, value) if path else data).encode()
     with tempfile.TemporaryDirectory(prefix="mlci-known-") as tmp:
