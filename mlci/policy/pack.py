@@ -31,6 +31,7 @@ from mlci.policy.decision import (
     PackRule,
     decision_module,
     index_rules,
+    refuse_rules_in_tests,
 )
 from mlci.policy.metadata import RuleMeta
 from mlci.policy.settings import DataFile, read_data_file
@@ -80,6 +81,7 @@ def load_pack(extra_dirs: tuple[Path, ...] = (), data_files: tuple[Path, ...] = 
             data_sources.append(read_data_file(settings_file))
     data_sources += [read_data_file(path) for path in data_files]
     decision_rules = index_rules(modules)
+    refuse_rules_in_tests(tests)
     roots = {name.split(".")[0] for name in _packages(modules)}
     extra_data: dict[str, Any] = {}
     for source in data_sources:
