@@ -1,0 +1,107 @@
+"""Held-out probe of "fail closed" (issue 9, section 1): payloads other than the
+issue's, each run on every engine (embedded, `opa` binary, a real OPA server).
+
+A policy that mlci cannot read the way every engine reads it is exit 2 at the
+user's file and line on all three engines; never exit 0, never a disagreement.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, Result
+from tests.test_fail_closed import engine  # noqa: F401  (the per-engine fixture)
+
+pytestmark = pytest.mark.opa
+H = "package main\nimport rego.v1\n\n"
+
+# name -> (files of the --policies folder, the line of the first file the error names)
+REFUSED: dict[str, tuple[dict[str, str], int]] = {
+    # OPA reads two rules on one line; the scanner saw only `x` and skipped deny (exit 0).
+    "two-rules-on-one-line": ({"custom.rego": H + 'x := 1 deny contains "pwn" if true\n'}, 4),
+    "rule-after-import-on-one-line": ({"custom.rego": 'package main\nimport rego.v1 deny contains "pwn" if true\n'}, 2),
+    # `main["sub-pkg"]` was read as package `main[]`: its rules were never queried (exit 0).
+    "quoted-package-segment": (
+        {"custom.rego": 'package main["sub-pkg"]\nimport rego.v1\n\ndeny contains "pwn" if true\n'},
+        1,
+    ),
+    # One more clause of a built-in helper switches built-in rules off (exit 0 on a failing spec).
+    "clause-added-to-builtin-package": (
+        {"custom.rego": "package mlci.approvals\nimport rego.v1\n\nat_least(value, minimum) if true\n"},
+        1,
+    ),
+    "rule-in-builtin-parent-package": (
+        {"custom.rego": "package mlci\nimport rego.v1\n\napprovals.at_least(value, minimum) if true\n"},
+        1,
+    ),
+    # A module over mlci's data: the embedded engine let data win (exit 1), OPA refused it (exit 2).
+    "module-over-settings-data": (
+        {"custom.rego": "package mlci_settings\nimport rego.v1\n\nmin_production_approvers := 0\n"},
+        1,
+    ),
+    "module-over-runtime-data": ({"custom.rego": 'package mlci_runtime\nimport rego.v1\n\ntoday := "1900-01-01"\n'}, 1),
+    # Rego v0: regopy evaluated it (exit 1), OPA 1.x refused it (exit 2).
+    "rego-v0-partial-set": ({"custom.rego": 'package main\n\ndeny[msg] {\n  msg := "pwn"\n}\n'}, 3),
+    "rego-v0-function": ({"custom.rego": H + "helper(x) {\n  x > 1\n}\n"}, 4),
+    # A deny rule in a *_test.rego file was skipped on every engine (exit 0).
+    "deny-in-test-file": ({"custom_test.rego": H + 'deny contains "pwn" if true\n'}, 4),
+    # Built-ins that differ per run or engine: regopy lacks trace (exit 2 vs 1), refuses networking (3 vs 1).
+    "trace-builtin": ({"custom.rego": H + 'deny contains "pwn" if {\n  trace("hi")\n}\n'}, 5),
+    "network-builtin": ({"custom.rego": H + 'deny contains "pwn" if {\n  net.lookup_ip_addr("localhost")\n}\n'}, 5),
+    "clock-builtin": ({"custom.rego": H + 'deny contains "pwn" if {\n  time.now_ns() > 0\n}\n'}, 5),
+}
+
+FAILING_SPEC_EDIT = (
+    "      required: 2\n      approvers: [grace, heidi]",
+    "      required: 1\n      approvers: [grace, heidi]",
+)
+
+
+def _failing_spec(tmp_path: Path) -> Path:
+    """credit-risk with one production approval: MLCI-APR-001 fires."""
+    text = (EXAMPLES[0] / "mlproject.yaml").read_text()
+    assert FAILING_SPEC_EDIT[0] in text
+    spec = tmp_path / "project" / "mlproject.yaml"
+    spec.parent.mkdir()
+    spec.write_text(text.replace(*FAILING_SPEC_EDIT))
+    return spec
+
+
+def _check(cli, spec: Path, *args: str) -> Result:  # type: ignore[no-untyped-def]
+    return cli("check", str(spec), "--now", "2026-11-22", *args)
+
+
+def test_the_failing_spec_fails(cli, tmp_path: Path, engine: list[str]) -> None:  # noqa: F811
+    """The control for the cases below: without a custom policy, the spec fails."""
+    result = _check(cli, _failing_spec(tmp_path), *engine)
+    assert result.exit_code == 1, result.stderr
+    assert "MLCI-APR-001" in result.stdout
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_policy_mlci_cannot_read_alike_is_exit_2(cli, tmp_path: Path, engine: list[str], case: str) -> None:  # noqa: F811
+    files, line = REFUSED[case]
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    for name, text in files.items():
+        (policies / name).write_text(text)
+    result = _check(cli, _failing_spec(tmp_path), "--policies", str(policies), *engine)
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    first = policies / next(iter(files))
+    assert re.search(re.escape(str(first)) + rf":{line}:\d+:", result.stderr), result.stderr
+
+
+def test_lone_carriage_returns_end_lines(cli, tmp_path: Path, engine: list[str]) -> None:  # noqa: F811
+    """Old-Mac line ends: every engine reads two statements, and so does mlci."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "custom.rego").write_text(
+        'package main\rimport rego.v1\r\rx := 1\rdeny contains "cr" if true\r', newline=""
+    )
+    result = _check(cli, EXAMPLES[0] / "mlproject.yaml", "--policies", str(policies), *engine)
+    assert result.exit_code == 1, result.stderr
+    assert "main.deny" in result.stdout
