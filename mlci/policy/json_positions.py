@@ -72,6 +72,10 @@ class _Walker:
                 self.skip_space()
                 key_start = self.i
                 key, self.i = scanstring(self.text, self.i + 1)
+                if (*path, key) in self.result.keys:
+                    # json keeps the last value: the first would be validated nowhere and
+                    # read by no one, and a reader could believe either; refuse the file.
+                    raise json.JSONDecodeError(f"duplicate key {json.dumps(key)}", self.text, key_start)
                 self.result.keys[(*path, key)] = self.position(key_start)
                 self.skip_space()
                 self.i += 1  # ':'
