@@ -133,8 +133,13 @@ class _Session:
                 errors = exc.errors or [{"code": exc.expression, "message": exc.message}]
                 raise opa_error(engine.name, pack, errors, {policy_id: name}) from None
         for key, value in data.items():
-            self.client.timeout = self.left()
-            self.client.update_or_create_data(value, key)
+            # PUT directly: the client takes only objects, and a list or a number is
+            # valid organisation data on the other engines (settings.py refuses '/' in keys).
+            from urllib.parse import quote
+
+            url = f"{engine.root}/data/{quote(key, safe='')}"
+            response = self.http.put(url, json=value, timeout=self.left())
+            response.raise_for_status()
 
     def _query_data(self, pack: PolicyPack, document: dict[str, Any]) -> Any:
         """The Data API: POST /v1/data/<decision path>."""
