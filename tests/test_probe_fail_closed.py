@@ -105,3 +105,35 @@ def test_lone_carriage_returns_end_lines(cli, tmp_path: Path, engine: list[str])
     result = _check(cli, EXAMPLES[0] / "mlproject.yaml", "--policies", str(policies), *engine)
     assert result.exit_code == 1, result.stderr
     assert "main.deny" in result.stdout
+
+
+# name -> (a --data file's text, the line:column the error names, or None: it must decide)
+DATA: dict[str, tuple[str, str | None]] = {
+    # json keeps the last of two keys: the first (here the real settings) was read by no one.
+    "duplicate-key": ('{"mlci_settings": {"min_production_approvers": 0},\n "mlci_settings": {}}\n', "2:2"),
+    "duplicate-nested-key": (
+        '{"min_production_approvers": 3,\n "allowed_regions": [], "min_production_approvers": 2}\n',
+        "2:25",
+    ),
+    # The `opa` engine's batch package: exit 3 there (a conflict), a pass elsewhere.
+    "reserved-generated-key": ('{"mlci_settings": {},\n "mlci_batch_3f9a": {"results": []}}\n', "2:2"),
+    # Written at data.a.b by the server's Data API, read at data["a/b"] elsewhere.
+    "slash-in-key": ('{"mlci_settings": {},\n "a/b": {}}\n', "2:2"),
+    # Organisation data that is not an object: exit 3 on the server only (its client took only objects).
+    "list-valued-data": ('{"mlci_settings": {},\n "allowed_teams": ["risk"],\n "limit": 3}\n', None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DATA))
+def test_data_file_is_read_alike(cli, tmp_path: Path, engine: list[str], case: str) -> None:  # noqa: F811
+    text, where = DATA[case]
+    data = tmp_path / "data.json"
+    data.write_text(text)
+    result = _check(cli, _failing_spec(tmp_path), "--data", str(data), *engine)
+    assert "Traceback" not in result.stderr
+    if where is None:
+        assert result.exit_code == 1, result.stderr
+        assert "MLCI-APR-001" in result.stdout
+    else:
+        assert result.exit_code == 2, (result.exit_code, result.stderr)
+        assert f"{data}:{where}:" in result.stderr
