@@ -138,7 +138,8 @@ class _Session:
             from urllib.parse import quote
 
             url = f"{engine.root}/data/{quote(key, safe='')}"
-            response = self.http.put(url, json=value, timeout=self.left())
+            response = self.http.put(url, json=value, timeout=self.left(), allow_redirects=False)
+            self._refuse_redirect(response)
             response.raise_for_status()
 
     def _query_data(self, pack: PolicyPack, document: dict[str, Any]) -> Any:
@@ -168,7 +169,8 @@ class _Session:
 
     def _check_coverage(self, pack: PolicyPack) -> None:
         """Every rule mlci expects must be defined by a module the server holds."""
-        response = self.http.get(f"{self.engine.root}/policies", timeout=self.left())
+        response = self.http.get(f"{self.engine.root}/policies", timeout=self.left(), allow_redirects=False)
+        self._refuse_redirect(response)
         response.raise_for_status()
         policies = response.json().get("result")
         defined = rules_defined(policies)
@@ -184,8 +186,23 @@ class _Session:
                 "(load them on the server, or drop --opa-server-policies to upload mlci's pack)",
             )
 
+    def _refuse_redirect(self, response: Any) -> None:
+        """A redirect is an error, never followed: on 301/302/303 an HTTP client repeats a
+        POST as a GET without its body, and OPA then decides over no input at all
+        (every rule undefined: a pass)."""
+        if response.is_redirect or 300 <= response.status_code < 400:
+            target = response.headers.get("Location", "?")
+            raise PolicyEngineError(
+                self.engine.name,
+                f"{self.engine.url} answered HTTP {response.status_code}, a redirect to {target}; "
+                "mlci does not follow redirects: give --opa-url the server's own address",
+            )
+
     def _post(self, url: str, body: dict[str, Any], pack: PolicyPack) -> dict[str, Any]:
-        response = self.http.post(url, params={"strict-builtin-errors": "true"}, json=body, timeout=self.left())
+        response = self.http.post(
+            url, params={"strict-builtin-errors": "true"}, json=body, timeout=self.left(), allow_redirects=False
+        )
+        self._refuse_redirect(response)
         try:
             answer = response.json()
         except ValueError:
