@@ -8,14 +8,20 @@ user's file and line on all three engines; never exit 0, never a disagreement.
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import EXAMPLES, Result
+from tests.real_opa import running_opa
 from tests.test_fail_closed import engine  # noqa: F401  (the per-engine fixture)
 
 pytestmark = pytest.mark.opa
+ROOT = Path(__file__).resolve().parent.parent
 H = "package main\nimport rego.v1\n\n"
 
 # name -> (files of the --policies folder, the line of the first file the error names)
@@ -137,3 +143,42 @@ def test_data_file_is_read_alike(cli, tmp_path: Path, engine: list[str], case: s
     else:
         assert result.exit_code == 2, (result.exit_code, result.stderr)
         assert f"{data}:{where}:" in result.stderr
+
+
+@contextmanager
+def _redirecting(target: str, status: int) -> Iterator[str]:
+    """A peer that answers every request with a redirect to `target` (a proxy moving the server)."""
+
+    class Redirect(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            self.send_response(status)
+            self.send_header("Location", target + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_POST = do_PUT = _answer
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307])
+def test_redirect_to_a_server_holding_the_pack_is_exit_3(cli, tmp_path: Path, status: int) -> None:
+    """On 301/302/303 a client repeats the POST as a GET without the input: OPA decided over
+    no input, every rule undefined, and a failing spec passed (exit 0)."""
+    policies = sorted(p for p in (ROOT / "policies").glob("*.rego") if not p.name.endswith("_test.rego"))
+    spec = _failing_spec(tmp_path)
+    with running_opa(*policies) as url, _redirecting(url, status) as proxy:
+        assert _check(cli, spec, "--opa-url", url, "--opa-server-policies").exit_code == 1
+        result = _check(cli, spec, "--opa-url", proxy, "--opa-server-policies")
+    assert result.exit_code == 3, (result.stdout, result.stderr)
+    assert "redirect" in result.stderr
