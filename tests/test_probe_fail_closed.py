@@ -182,3 +182,38 @@ def test_redirect_to_a_server_holding_the_pack_is_exit_3(cli, tmp_path: Path, st
         result = _check(cli, spec, "--opa-url", proxy, "--opa-server-policies")
     assert result.exit_code == 3, (result.stdout, result.stderr)
     assert "redirect" in result.stderr
+
+
+VICTIM = (
+    "package main\nimport rego.v1\n\n"
+    'deny contains "the project is not allowed" if {\n  not allowed(input.project.name)\n}\n\n'
+    'allowed(name) if name == "nope"\n'
+)
+ATTACKER = "package main\nimport rego.v1\n\nallowed(name) if true\n"
+
+
+def test_an_earlier_check_leaves_nothing_on_the_server(cli, tmp_path: Path) -> None:
+    """One check's uploaded modules stayed on a shared server and joined the next
+    check's decision: another project's `allowed(name) if true` made it pass (exit 0)."""
+    attacker, victim = tmp_path / "attacker", tmp_path / "victim"
+    for folder, text in ((attacker, ATTACKER), (victim, VICTIM)):
+        folder.mkdir()
+        (folder / "policy.rego").write_text(text)
+    spec = EXAMPLES[0] / "mlproject.yaml"
+    with running_opa() as url:
+        assert _check(cli, spec, "--opa-url", url, "--policies", str(attacker)).exit_code == 0
+        result = _check(cli, spec, "--opa-url", url, "--policies", str(victim))
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert "the project is not allowed" in result.stdout
+
+
+def test_foreign_module_in_an_evaluated_package_is_exit_3(cli, tmp_path: Path) -> None:
+    """A module mlci did not upload (loaded by hand, or left by a check that was killed)."""
+    stale, victim = tmp_path / "stale.rego", tmp_path / "victim"
+    stale.write_text(ATTACKER)
+    victim.mkdir()
+    (victim / "policy.rego").write_text(VICTIM)
+    with running_opa(stale) as url:
+        result = _check(cli, EXAMPLES[0] / "mlproject.yaml", "--opa-url", url, "--policies", str(victim))
+    assert result.exit_code == 3, (result.stdout, result.stderr)
+    assert "did not upload" in result.stderr and "package main" in result.stderr
