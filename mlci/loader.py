@@ -293,11 +293,13 @@ class _PlainBuilder:
         from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
         out: dict[str, Any] = {}
-        merged: list[Any] = []
+        merged: list[tuple[Any, Any]] = []
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG:
-                # `<<: *map` or `<<: [*a, *b]`; anything else (a scalar) is refused below.
-                merged += value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+                # `<<: *map` or `<<: [*a, *b]`; anything else (a scalar) is refused below, at the
+                # `<<` itself: an alias's node stands where its anchor is, not where it is used.
+                sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+                merged += [(key_node, source) for source in sources]
                 continue
             if not isinstance(key_node, ScalarNode):
                 raise InputError(_mark_location(self.shown, key_node.start_mark), "keys must be plain strings")
@@ -313,9 +315,9 @@ class _PlainBuilder:
                 )
             self.positions[(*path, key)] = _start(key_node)
             out[key] = self.build(value_node, (*path, key), node)
-        for source in merged:  # YAML merge keys: explicit keys win
+        for merge_key, source in merged:  # YAML merge keys: explicit keys win
             if not isinstance(source, MappingNode):
-                raise InputError(_mark_location(self.shown, source.start_mark), "'<<' must merge mappings")
+                raise InputError(_mark_location(self.shown, merge_key.start_mark), "'<<' must merge mappings")
             for key, value in self._mapping(source, path).items():
                 out.setdefault(key, value)
         if not path:

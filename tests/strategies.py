@@ -450,7 +450,35 @@ def _document_marker(draw: st.DrawFn, lines: list[bytes], index: int) -> list[by
     return [*lines[:index], marker, *lines[index:]]
 
 
+def _tag_value(draw: st.DrawFn, lines: list[bytes], index: int) -> list[bytes]:
+    """An explicit YAML tag on a value: standard ones with values they cannot construct, and unknown ones."""
+    tag = draw(
+        st.sampled_from(
+            [
+                b"!!timestamp 2026-02-30",
+                b"!!int 0x_",
+                b"!!float abc",
+                b"!!bool maybe",
+                b"!!timestamp x",
+                b"!!binary aGk=",
+                b"!!python/name:os.system",
+                b"!custom x",
+                b"!!str",
+                b"!!null",
+                b"!!set",
+                b"!<tag:x>",
+                b"2026-02-30",
+                b"2026-13-01 10:00:00",
+            ]
+        )
+    )
+    key, colon, rest = lines[index].partition(b": ")
+    line = key + b": " + tag + b" " + rest if colon else lines[index] + b" " + tag
+    return [*lines[:index], line, *lines[index + 1 :]]
+
+
 _LINE_EDITS = (
+    _tag_value,
     _flip_byte,
     _delete_line,
     _duplicate_line,

@@ -87,3 +87,22 @@ def test_json_positions_follow_tabs_nesting_and_unicode() -> None:
     assert document.values[("a", 1, "b")] == (2, 17)
     assert document.keys[("c", "d")] == (3, 8)
     assert document.value_at(("c", "missing")) == (3, 7)
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "problem"),
+    [
+        ('{"mlci_settings": {}, "org": {"x": NaN}}', (1, 36), "numbers must be finite"),
+        ('{"mlci_settings": {}, "org": {"x": -1e999}}', (1, 36), "numbers must be finite"),
+        ('{"mlci_settings": {},\n "org": {"x": [1, Infinity]}}', (2, 19), "numbers must be finite"),
+        ('{"mlci_settings": {"min_production_approvers": 3, "min_production_approvers": 0}}', (1, 51), "duplicate key"),
+        ('{"mlci_settings": {}, "org": {"x": 1, "x": 2}}', (1, 39), "duplicate key"),
+    ],
+)
+def test_data_that_json_accepts_but_engines_cannot_carry_is_refused_at_its_position(
+    tmp_path: Path, text: str, where: tuple[int, int], problem: str
+) -> None:
+    # A duplicate key would let the last value silently win over the one a reviewer reads first.
+    error = _refused(tmp_path, text)
+    assert (error.location.line, error.location.column) == where
+    assert problem in error.problem

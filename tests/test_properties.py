@@ -39,6 +39,7 @@ from tests.strategies import (
     dump,
     examples,
     folder_names,
+    replaced,
     string_field_edits,
     text_mutations,
     type_confusions,
@@ -47,6 +48,8 @@ from tests.strategies import (
 TODAY = "2026-11-29"  # policies see a fixed date, so a failure replays
 SECONDS_PER_RUN = 30  # far above any honest run: more than this is a hang
 CONTRACT_EXIT_CODES = {0, 1, 2, 3}
+# The embedded engine with the built-in pack decides every spec: exit 3 there is mlci's bug.
+DECIDED = {0, 1, 2}
 POSITION = re.compile(r":\d+:\d+|line=\d+,col=\d+")
 GITHUB = ("--target", "github")
 CI_FILES = {"github": ".github/workflows", "gitlab": ".gitlab-ci.yml", "azure": "azure-pipelines.yml"}
@@ -70,17 +73,10 @@ def budget(fraction: float) -> settings:
 # the end of this file. The properties skip examples that fail only this way, so they keep
 # searching for new classes; delete an entry once its fix is merged (its xfail then passes).
 # MLCI_FUZZ_STRICT=1 reports them like any other failure.
-KNOWN_BUGS = {
-    "control characters from the spec reach rendered YAML unescaped (yamlstr, the marker)": re.compile(
-        r"does not parse as YAML: .*(control|special) characters are not allowed"
-    ),
-    "azure shell lines are plain YAML scalars, so ': ' or ' #' in a quoted value breaks them": re.compile(
-        r"azure-pipelines.yml does not parse as YAML"
-    ),
-}
-# The render marker writes the spec's path raw into each file's header comment: a line break in
-# a folder name injects YAML. The folder property skips such names until that is fixed.
-MARKER_TAKES_RAW_LINE_BREAKS = True
+KNOWN_BUGS: dict[str, re.Pattern[str]] = {}
+# Render once wrote the spec's path raw into each file's header comment; folder names with line
+# breaks are now refused (exit 2 at the spec), so the folder property tries them too.
+MARKER_TAKES_RAW_LINE_BREAKS = False
 LINE_BREAKS = ("\n", "\r", "\x85", "\u2028", "\u2029", "\x0b", "\x0c")
 
 
@@ -255,6 +251,11 @@ def assert_same_shape(clean: dict[str, Any], fuzzed: dict[str, Any], mutation: o
         expected = renamed(clean)
         assert sorted(fuzzed) == sorted(expected), f"{mutation!r}: other files than the clean render"
         for rel, shape in fuzzed.items():
+            if isinstance(shape, dict) and shape["expressions"] != expected[rel]["expressions"]:
+                raise AssertionError(
+                    f"{mutation!r}: {rel} has CI expression syntax from the spec: "
+                    f"{shape['expressions']}, the clean render {expected[rel]['expressions']}"
+                )
             if shape != clean.get(rel):
                 assert renamed(shape) == expected[rel], f"{mutation!r}: {rel} changed shape\n{clean.get(rel)}\n{shape}"
 
@@ -287,9 +288,7 @@ def assert_reports_hold(command: str, spec_dir: Path, mutation: object, *extra: 
     outputs = [f"-o{fmt}={reports / name}" for fmt, name in REPORT_FILES.items()]
     outputs += [f"-omarkdown={reports / 'report.md'}", "-ogithub"]
     result = mlci(command, str(spec_dir), *outputs, *extra)
-    assert_contract(result, mutation)
-    if result.exit_code == 3:
-        return result
+    assert_contract(result, mutation, DECIDED)
     document = json.loads((reports / REPORT_FILES["json"]).read_text(encoding="utf-8"))
     json.loads((reports / REPORT_FILES["sarif"]).read_text(encoding="utf-8"))
     json.loads((reports / REPORT_FILES["gitlab"]).read_text(encoding="utf-8"))
@@ -334,7 +333,7 @@ def test_mutated_examples_are_validated_and_rendered_or_refused(mutation: Mutati
 @given(any_spec_file)
 def test_any_file_is_checked_or_refused(text: bytes) -> None:
     with project(text) as spec_dir:
-        assert_contract(mlci("check", str(spec_dir), "--now", TODAY), text)
+        assert_contract(mlci("check", str(spec_dir), "--now", TODAY), text, DECIDED)
 
 
 @budget(1.0)
@@ -390,7 +389,7 @@ def test_any_value_of_any_type_is_validated_and_rendered_or_refused(mutation: Mu
 @given(type_confusions())
 def test_any_value_of_any_type_is_checked_or_refused(mutation: Mutation) -> None:
     with project(mutation.text) as spec_dir:
-        assert_contract(mlci("check", str(spec_dir), "--now", TODAY), mutation)
+        assert_contract(mlci("check", str(spec_dir), "--now", TODAY), mutation, DECIDED)
 
 
 @budget(0.3)
@@ -401,7 +400,7 @@ def test_any_folder_name_is_checked_and_rendered(example: str, folder: str) -> N
     data = next(e for e in examples() if e.name == example).data
     with project(dump(data).encode(), folder) as spec_dir:
         result = mlci("check", str(spec_dir), "--now", TODAY)
-        assert_contract(result, folder)
+        assert_contract(result, folder, DECIDED)
         # Rendered at the repository root, as in a monorepo: the folder lands in the CI files.
         render_and_judge(spec_dir, folder, clean_shapes(example, in_root=True), out=spec_dir.parent)
 
@@ -443,7 +442,6 @@ KNOWN_REPRODUCTIONS = [
         "a\x7fb",
         "proj",
         id="DEL-in-description-reaches-argocd-appproject",
-        marks=pytest.mark.xfail(strict=False, reason="template escaping: yamlstr leaves DEL and C1 controls raw"),
     ),
     pytest.param(
         "credit-risk",
@@ -451,7 +449,6 @@ KNOWN_REPRODUCTIONS = [
         "data/a\x80.csv",
         "proj",
         id="C1-control-in-dataset-uri-reaches-training-job",
-        marks=pytest.mark.xfail(strict=False, reason="template escaping: yamlstr leaves DEL and C1 controls raw"),
     ),
     pytest.param(
         "credit-risk",
@@ -459,7 +456,6 @@ KNOWN_REPRODUCTIONS = [
         "slack:#a\x1bb",
         "proj",
         id="ESC-in-alert-reaches-prometheusrule",
-        marks=pytest.mark.xfail(strict=False, reason="kubernetes templates: alert targets written unescaped"),
     ),
     pytest.param(
         "iris-classifier",
@@ -467,7 +463,6 @@ KNOWN_REPRODUCTIONS = [
         None,
         "x\njobs: {}\n#",
         id="newline-in-folder-name-injects-yaml-through-the-marker",
-        marks=pytest.mark.xfail(strict=False, reason="render marker: the spec path is written raw into the header"),
     ),
     pytest.param(
         "iris-classifier",
@@ -475,15 +470,50 @@ KNOWN_REPRODUCTIONS = [
         None,
         "a: b",
         id="colon-in-folder-name-breaks-azure-plain-scalar",
-        marks=pytest.mark.xfail(strict=False, reason="azure template: shell lines are plain YAML scalars"),
     ),
 ]
 
 
+KNOWN_REPRODUCTIONS += [
+    pytest.param(
+        "iris-classifier",
+        (),
+        None,
+        folder,
+        id=f"{target}-expression-in-folder-name",
+    )
+    for target, folder in (("github", "${{ github.token }}"), ("azure", "$(System.AccessToken)"))
+]
+
+
+@pytest.mark.parametrize("tag", ["!!timestamp 2026-02-30", "!!int 0x_", "!!bool maybe", "!custom x", "2026-02-30"])
+def test_known_failure_class_explicit_tag_is_refused_with_a_position(tag: str) -> None:
+    text = next(e for e in examples() if e.name == "iris-classifier").text
+    with project(text.replace("max_depth: 4", f"max_depth: {tag}").encode()) as spec_dir:
+        result = mlci("validate", str(spec_dir))
+    assert result.exit_code == 2, result.stderr
+    assert "mlproject.yaml:27:" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("merged", ["1", "*name"])
+def test_known_failure_class_merge_of_a_scalar_is_refused_with_a_position(merged: str) -> None:
+    text = f"apiVersion: mlci/v1\nname: &name x\nproject:\n  name: x\n  <<: {merged}\n"
+    with project(text.encode()) as spec_dir:
+        result = mlci("validate", str(spec_dir))
+    assert result.exit_code == 2, result.stderr
+    assert "mlproject.yaml:5:" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("cron", ["99 * * * *", "0 32 * * *", "0 0 0 * *", "0 0 * 38 *"])
+def test_known_failure_class_cron_out_of_range_is_refused(cron: str) -> None:
+    data = next(e for e in examples() if e.name == "iris-classifier").data
+    with project(dump(replaced(data, ("training", "schedule"), cron)).encode()) as spec_dir:
+        result = mlci("validate", str(spec_dir))
+    assert result.exit_code == 2, f"{cron!r} reaches the pipelines, and GitHub refuses it"
+
+
 @pytest.mark.parametrize(("example", "path", "value", "folder"), KNOWN_REPRODUCTIONS)
 def test_known_failure_class_is_fixed(example: str, path: tuple[Any, ...], value: str | None, folder: str) -> None:
-    from tests.strategies import replaced
-
     data = next(e for e in examples() if e.name == example).data
     text = dump(replaced(data, path, value) if path else data).encode()
     with tempfile.TemporaryDirectory(prefix="mlci-known-") as tmp:
@@ -491,5 +521,6 @@ def test_known_failure_class_is_fixed(example: str, path: tuple[Any, ...], value
         spec_dir.mkdir()
         (spec_dir / "mlproject.yaml").write_bytes(text)
         out = render_and_judge(spec_dir, (example, path, value, folder), None, out=Path(tmp))
-        assert out is not None, "the spec is valid: render must accept it"
+        if out is None:
+            return  # refused as input, at a position (the contract checked it): fixed by refusal
         assert parse_rendered(out) == clean_shapes(example, in_root=True)

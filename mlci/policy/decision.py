@@ -32,7 +32,7 @@ from typing import Any
 from mlci.errors import InputError, Location, UndecidedError
 from mlci.findings import Severity
 from mlci.policy.metadata import RuleMeta, read_annotation
-from mlci.policy.rules import RegoScanError, RuleHead, is_scalar_literal, scan_module
+from mlci.policy.rules import ModuleScan, RegoScanError, RuleHead, is_scalar_literal, scan_module
 
 DECISION_PACKAGE = "mlci_decision"
 DECISION_MODULE = "mlci/_decision.rego"
@@ -77,24 +77,11 @@ def index_rules(modules: dict[str, str]) -> dict[str, PackRule]:
     found: dict[str, PackRule] = {}
     ids: dict[str, PackRule] = {}
     exceptions: dict[str, Location] = {}  # package -> first conftest `exception` rule
-    for filename, source in modules.items():
-        try:
-            scan = scan_module(source)
-        except RegoScanError as exc:
-            # Rego that does not even parse: the user's own module is their input (exit 2 at
-            # their line); mlci's own pack failing to parse is mlci's problem (exit 3).
-            from mlci.policy.rego_errors import is_mlci_module
-
-            where = Location(filename, exc.line, exc.column)
-            if not is_mlci_module(filename):
-                raise InputError(where, f"not valid Rego: {exc.problem}") from None
-            raise UndecidedError(
-                f"mlci could not decide: {where}: cannot read this Rego module: {exc.problem}"
-            ) from None
-        if scan.package == DECISION_PACKAGE or scan.package.startswith(f"{DECISION_PACKAGE}."):
-            raise InputError(
-                Location(filename, scan.package_line, 1), f"package {scan.package} is reserved for mlci's decision"
-            )
+    scans = {filename: _scan(filename, source) for filename, source in modules.items()}
+    builtin = {scan.package for filename, scan in scans.items() if _is_mlci_module(filename)}
+    for filename, scan in scans.items():
+        if not _is_mlci_module(filename):
+            _refuse_reserved_package(scan, filename, builtin)
         for head in scan.heads:
             if head.name == CONFTEST_EXCEPTION:
                 exceptions.setdefault(scan.package, Location(filename, head.line, head.column))
@@ -113,6 +100,72 @@ def index_rules(modules: dict[str, str]) -> dict[str, PackRule]:
             found[rule.key] = rule
     _refuse_conftest_exceptions(exceptions, found)
     return found
+
+
+def _is_mlci_module(filename: str) -> bool:
+    from mlci.policy.rego_errors import is_mlci_module
+
+    return filename == DECISION_MODULE or is_mlci_module(filename)
+
+
+def _scan(filename: str, source: str) -> ModuleScan:
+    try:
+        return scan_module(source)
+    except RegoScanError as exc:
+        # Rego that does not even parse: the user's own module is their input (exit 2 at
+        # their line); mlci's own pack failing to parse is mlci's problem (exit 3).
+        where = Location(filename, exc.line, exc.column)
+        if not _is_mlci_module(filename):
+            raise InputError(where, f"not valid Rego: {exc.problem}") from None
+        raise UndecidedError(f"mlci could not decide: {where}: cannot read this Rego module: {exc.problem}") from None
+
+
+def _refuse_reserved_package(scan: ModuleScan, filename: str, builtin: set[str]) -> None:
+    """A user module may not add to a package of mlci's pack, nor to the data mlci passes
+    (`mlci_settings`, `mlci_runtime`) or generates (`mlci_decision`): Rego merges rules by
+    package, so one extra clause such as `at_least(value, minimum) if true` in
+    `package mlci.approvals` would switch built-in rules off without an error, and a rule
+    in `package mlci_settings` would override the typed settings. `mlci.<yours>` is free."""
+    for call in scan.unsteady_calls:
+        raise InputError(
+            Location(filename, call.line, call.column),
+            f"{call.text}() depends on the clock, chance, the network or the engine, so the same spec could be "
+            "decided differently per run or per engine; mlci passes the date as data.mlci_runtime.today",
+        )
+    package = scan.package
+    where = Location(filename, scan.package_line, 1)
+    if package.split(".")[0].startswith("mlci_"):
+        raise InputError(where, f"package {package} is reserved for mlci's data and decision (mlci_*)")
+    for own in sorted(builtin):
+        if package == own or package.startswith(f"{own}.") or own.startswith(f"{package}."):
+            raise InputError(
+                where,
+                f"package {package} would add rules to mlci's own package {own}, which could switch its rules "
+                "off; put organisation policies in a package of their own (e.g. mlci.org or main)",
+            )
+
+
+def refuse_rules_in_tests(tests: dict[str, str]) -> None:
+    """`*_test.rego` files are run by `mlci policy test`, never by `check`; a deny or an
+    annotated rule in one would be skipped without a word (conftest evaluates it), so it
+    is refused at its line."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe", pure=False)
+    for filename, source in tests.items():
+        if _is_mlci_module(filename):
+            continue
+        scan = _scan(filename, source)
+        for head in scan.heads:
+            if head.name.startswith("test_"):
+                continue
+            annotation = read_annotation(head.metadata, filename, yaml) if head.metadata else None
+            if _CONFTEST_NAME.match(head.name) or (annotation is not None and annotation.rule_id):
+                raise InputError(
+                    Location(filename, head.line, head.column),
+                    f"rule {scan.package}.{head.name} is in a test file (*_test.rego), which `mlci check` does not "
+                    "evaluate; move it to a policy file",
+                )
 
 
 def _refuse_conftest_exceptions(exceptions: dict[str, Location], rules: dict[str, PackRule]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from json.decoder import scanstring  # type: ignore[attr-defined]
@@ -39,7 +40,10 @@ class PositionedJson:
 
 
 def load_json(text: str) -> PositionedJson:
-    """Raises json.JSONDecodeError (with lineno and colno) for invalid JSON."""
+    """Raises json.JSONDecodeError (with lineno and colno) for invalid JSON, and for what
+    Python's json accepts but policy data must not hold: a key twice in one object (the
+    last would silently win over a value a reviewer reads first), NaN and infinities
+    (no engine can carry them)."""
     value = json.loads(text)
     result = PositionedJson(value)
     _Walker(text, result).walk(())
@@ -68,10 +72,14 @@ class _Walker:
         if char == "{":
             self.i += 1
             self.skip_space()
+            seen: set[str] = set()
             while self.text[self.i] != "}":
                 self.skip_space()
                 key_start = self.i
                 key, self.i = scanstring(self.text, self.i + 1)
+                if key in seen:
+                    raise json.JSONDecodeError(f"duplicate key {key!r}; each key may appear once", self.text, key_start)
+                seen.add(key)
                 self.result.keys[(*path, key)] = self.position(key_start)
                 self.skip_space()
                 self.i += 1  # ':'
@@ -97,4 +105,6 @@ class _Walker:
             _, self.i = scanstring(self.text, self.i + 1)
         else:
             match = _SCALAR.match(self.text, self.i)
+            if match and match.group()[0] in "-0123456789NI" and not math.isfinite(float(match.group())):
+                raise json.JSONDecodeError("numbers must be finite (no NaN, Infinity or overflow)", self.text, self.i)
             self.i = match.end() if match else self.i + 1

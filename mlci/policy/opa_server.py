@@ -108,8 +108,12 @@ class _Session:
     def run(self, pack: PolicyPack, data: dict[str, Any], inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         try:
             if self.engine.upload:
-                self._upload(pack, data)
-                return [checked_decision(self.engine.name, pack, self._query_data(pack, doc)) for doc in inputs]
+                try:
+                    self._upload(pack, data)
+                    self._refuse_foreign_modules(pack)
+                    return [checked_decision(self.engine.name, pack, self._query_data(pack, doc)) for doc in inputs]
+                finally:
+                    self._remove_uploads(pack, data)
             self._check_coverage(pack)
             return [checked_decision(self.engine.name, pack, self._query_rules(pack, doc)) for doc in inputs]
         except MlciError:
@@ -133,8 +137,59 @@ class _Session:
                 errors = exc.errors or [{"code": exc.expression, "message": exc.message}]
                 raise opa_error(engine.name, pack, errors, {policy_id: name}) from None
         for key, value in data.items():
-            self.client.timeout = self.left()
-            self.client.update_or_create_data(value, key)
+            # PUT directly: the client takes only objects, and a list or a number is
+            # valid organisation data on the other engines (settings.py refuses '/' in keys).
+            from urllib.parse import quote
+
+            url = f"{engine.root}/data/{quote(key, safe='')}"
+            response = self.http.put(url, json=value, timeout=self.left(), allow_redirects=False)
+            self._refuse_redirect(response)
+            response.raise_for_status()
+
+    def _refuse_foreign_modules(self, pack: PolicyPack) -> None:
+        """Rules merge by package on the server too: a module mlci did not upload (left by
+        another project's check, or loaded by hand) that adds to a package of this pack
+        joins its decision; one clause `allowed(x) if true` switches a rule off."""
+        from mlci.policy.pack import packages_of
+
+        response = self.http.get(f"{self.engine.root}/policies", timeout=self.left(), allow_redirects=False)
+        self._refuse_redirect(response)
+        response.raise_for_status()
+        ours = set(policy_ids(pack))
+        evaluated = packages_of(pack.modules)
+        foreign = []
+        for policy in response.json().get("result") or []:
+            if not isinstance(policy, dict) or policy.get("id") in ours or not isinstance(policy.get("ast"), dict):
+                continue
+            package = ".".join(_ref_names((policy["ast"].get("package") or {}).get("path"))[1:])
+            if any(package == p or package.startswith(f"{p}.") or p.startswith(f"{package}.") for p in evaluated):
+                foreign.append(f"{policy.get('id')} (package {package})")
+        if foreign:
+            raise PolicyEngineError(
+                self.engine.name,
+                f"{self.engine.url} holds modules mlci did not upload in packages it evaluates: {listed(foreign)}; "
+                "they would join the decision: remove them, or give mlci a server of its own",
+            )
+
+    def _remove_uploads(self, pack: PolicyPack, data: dict[str, Any]) -> None:
+        """Best effort, after the check: the user's modules and data leave the server, so they
+        never join another project's decision (mlci's own modules are the same for everyone)."""
+        from urllib.parse import quote
+
+        from mlci.policy.pack import SETTINGS_DATA_KEYS
+        from mlci.policy.rego_errors import is_mlci_module
+
+        urls = [
+            f"{self.engine.root}/policies/{quote(policy_id, safe='/')}"
+            for policy_id, name in policy_ids(pack).items()
+            if not is_mlci_module(name)
+        ]
+        urls += [f"{self.engine.root}/data/{quote(key, safe='')}" for key in data if key not in SETTINGS_DATA_KEYS]
+        for url in urls:
+            try:
+                self.http.delete(url, timeout=min(self.left(), 5.0), allow_redirects=False)
+            except Exception:  # past the deadline or unreachable: the check's own outcome stands
+                return
 
     def _query_data(self, pack: PolicyPack, document: dict[str, Any]) -> Any:
         """The Data API: POST /v1/data/<decision path>."""
@@ -163,7 +218,8 @@ class _Session:
 
     def _check_coverage(self, pack: PolicyPack) -> None:
         """Every rule mlci expects must be defined by a module the server holds."""
-        response = self.http.get(f"{self.engine.root}/policies", timeout=self.left())
+        response = self.http.get(f"{self.engine.root}/policies", timeout=self.left(), allow_redirects=False)
+        self._refuse_redirect(response)
         response.raise_for_status()
         policies = response.json().get("result")
         defined = rules_defined(policies)
@@ -179,8 +235,23 @@ class _Session:
                 "(load them on the server, or drop --opa-server-policies to upload mlci's pack)",
             )
 
+    def _refuse_redirect(self, response: Any) -> None:
+        """A redirect is an error, never followed: on 301/302/303 an HTTP client repeats a
+        POST as a GET without its body, and OPA then decides over no input at all
+        (every rule undefined: a pass)."""
+        if response.is_redirect or 300 <= response.status_code < 400:
+            target = response.headers.get("Location", "?")
+            raise PolicyEngineError(
+                self.engine.name,
+                f"{self.engine.url} answered HTTP {response.status_code}, a redirect to {target}; "
+                "mlci does not follow redirects: give --opa-url the server's own address",
+            )
+
     def _post(self, url: str, body: dict[str, Any], pack: PolicyPack) -> dict[str, Any]:
-        response = self.http.post(url, params={"strict-builtin-errors": "true"}, json=body, timeout=self.left())
+        response = self.http.post(
+            url, params={"strict-builtin-errors": "true"}, json=body, timeout=self.left(), allow_redirects=False
+        )
+        self._refuse_redirect(response)
         try:
             answer = response.json()
         except ValueError:

@@ -31,12 +31,14 @@ from mlci.policy.decision import (
     PackRule,
     decision_module,
     index_rules,
+    refuse_rules_in_tests,
 )
 from mlci.policy.metadata import RuleMeta
 from mlci.policy.settings import DataFile, read_data_file
 from mlci.resources import data_dir
 
 SETTINGS_FILE = "settings.json"
+SETTINGS_DATA_KEYS = ("mlci_settings", "mlci_runtime")  # data every check sets, whatever its files
 _PACKAGE = re.compile(r"^[ \t]*package[ \t]+([A-Za-z_][A-Za-z0-9_.]*)", re.MULTILINE)
 
 
@@ -80,7 +82,8 @@ def load_pack(extra_dirs: tuple[Path, ...] = (), data_files: tuple[Path, ...] = 
             data_sources.append(read_data_file(settings_file))
     data_sources += [read_data_file(path) for path in data_files]
     decision_rules = index_rules(modules)
-    roots = {name.split(".")[0] for name in _packages(modules)}
+    refuse_rules_in_tests(tests)
+    roots = {name.split(".")[0] for name in packages_of(modules)}
     extra_data: dict[str, Any] = {}
     for source in data_sources:
         settings = _deep_merge(settings, source.settings)
@@ -109,7 +112,7 @@ def _read(path: Path) -> str:
         raise UserError(f"{path}: cannot read: {exc}") from None
 
 
-def _packages(modules: dict[str, str]) -> set[str]:
+def packages_of(modules: dict[str, str]) -> set[str]:
     found = {match.group(1).removeprefix("data.") for source in modules.values() for match in _PACKAGE.finditer(source)}
     return found | {DECISION_PACKAGE}
 

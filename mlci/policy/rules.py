@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 _TOKEN = re.compile(
     r"""
-    (?P<newline>\n)
-  | (?P<space>[ \t\r\f]+)
+    (?P<newline>\r\n|\r|\n)
+  | (?P<space>[ \t\f]+)
   | (?P<comment>\#[^\n]*)
   | (?P<string>"(?:[^"\\\n]|\\.)*")
   | (?P<raw>`[^`]*`)
@@ -44,6 +44,21 @@ _CONTINUATIONS = {"else", "if", "contains", ":=", "=", "{", "|", ",", ".", "[", 
 # A statement that ends with one of these continues on the next line.
 _OPEN_ENDINGS = {":=", "=", "if", "contains", "else", ",", "|", "."}
 _SCALAR_LITERALS = {"null", "true", "false"}
+# Keywords that join two terms inside one statement (`msg if`, `x in y`, `import a as b`).
+_JOINING_KEYWORDS = {
+    "if",
+    "contains",
+    "else",
+    "in",
+    "as",
+    "with",
+    "not",
+    "some",
+    "every",
+    "default",
+    "package",
+    "import",
+}
 
 
 class RegoScanError(ValueError):
@@ -86,6 +101,26 @@ class ModuleScan:
     package: str  # without the "data." prefix
     package_line: int
     heads: tuple[RuleHead, ...]
+    unsteady_calls: tuple[Token, ...] = ()  # calls of UNSTEADY_BUILTINS, named by their first token
+
+
+# Built-ins whose answer depends on the clock, chance, the network or the engine's
+# host, or that regopy lacks (trace): the same input could be decided differently
+# per run or per engine. mlci passes the clock as data (data.mlci_runtime.today).
+UNSTEADY_BUILTINS = frozenset(
+    {
+        "http.send",
+        "net.lookup_ip_addr",
+        "time.now_ns",
+        "rand.intn",
+        "opa.runtime",
+        "uuid.rfc4122",
+        "io.jwt.decode_verify",
+        "crypto.x509.parse_and_verify_certificates",
+        "crypto.x509.parse_and_verify_certificates_with_options",
+        "trace",
+    }
+)
 
 
 def scan_module(source: str) -> ModuleScan:
@@ -105,8 +140,7 @@ def scan_module(source: str) -> ModuleScan:
         if first.kind == "ident" and first.text == "package":
             if package:
                 raise RegoScanError(first.line, first.column, "a second package declaration")
-            package = "".join(t.text for t in statement[1:] if t.kind in ("ident", "punct"))
-            package = package.removeprefix("data.")
+            package = _package_path(statement)
             package_line = first.line
             continue
         if first.kind == "ident" and first.text == "import":
@@ -119,7 +153,25 @@ def scan_module(source: str) -> ModuleScan:
         heads.append(head)
     if not package:
         raise RegoScanError(1, 1, "no package declaration")
-    return ModuleScan(package=package, package_line=package_line, heads=tuple(heads))
+    return ModuleScan(
+        package=package, package_line=package_line, heads=tuple(heads), unsteady_calls=_unsteady_calls(tokens)
+    )
+
+
+def _unsteady_calls(tokens: list[Token]) -> tuple[Token, ...]:
+    """Calls of UNSTEADY_BUILTINS: a dotted name (not itself after a dot) followed by `(`."""
+    code = [t for t in tokens if t.kind != "newline"]
+    found: list[Token] = []
+    for i, token in enumerate(code):
+        if token.kind != "ident" or (i and code[i - 1].text == "."):
+            continue
+        j, name = i, token.text
+        while j + 2 < len(code) and code[j + 1].text == "." and code[j + 2].kind == "ident":
+            j += 2
+            name += "." + code[j].text
+        if name in UNSTEADY_BUILTINS and j + 1 < len(code) and code[j + 1].text == "(":
+            found.append(Token(token.kind, name, token.line, token.column))
+    return tuple(found)
 
 
 def _tokenise(source: str) -> tuple[list[Token], list[Comment]]:
@@ -164,6 +216,10 @@ def _statements(tokens: list[Token]) -> list[list[Token]]:
             and token.text not in _CONTINUATIONS
             and not (current and current[-1].text in _OPEN_ENDINGS)
         )
+        if not at_line_start and depth == 0 and current and _ends_term(current[-1]) and _starts_statement(token):
+            # OPA needs no newline between two rules (`x := 1 deny contains "m" if true`), regopy
+            # refuses it, and a rule hidden behind another one's head would not be seen here.
+            raise RegoScanError(token.line, token.column, f"a second statement ({token.text}) on the same line")
         if starts and current:
             statements.append(current)
             current = []
@@ -181,6 +237,45 @@ def _statements(tokens: list[Token]) -> list[list[Token]]:
         last = current[-1]
         raise RegoScanError(last.line, last.column, "unclosed bracket at the end of the module")
     return statements
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _package_path(statement: list[Token]) -> str:
+    """`a.b`, also written `a["b"]`, without the `data.` prefix. A segment that is not
+    an identifier (`main["sub-pkg"]`) is refused: mlci names rules `package.rule`
+    and could not address it, and a rule it cannot address would be skipped."""
+    parts: list[str] = []
+    for token in statement[1:]:
+        if token.kind == "ident":
+            parts.append(token.text)
+        elif token.kind == "string":
+            segment = token.text[1:-1]
+            if not _IDENTIFIER.fullmatch(segment):
+                raise RegoScanError(
+                    token.line,
+                    token.column,
+                    f"package segment {token.text} is not an identifier, which mlci cannot address",
+                )
+            parts.append(segment)
+        elif token.kind != "punct" or token.text not in ".[]":
+            raise RegoScanError(token.line, token.column, f"unexpected {token.text!r} in the package path")
+    if parts[:1] == ["data"]:
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def _ends_term(token: Token) -> bool:
+    """The token can end a complete term: a name, a literal or a closing bracket."""
+    if token.kind == "ident":
+        return token.text not in _JOINING_KEYWORDS
+    return token.kind in ("string", "raw", "number") or token.text in (")", "]", "}")
+
+
+def _starts_statement(token: Token) -> bool:
+    """A name right after a complete term, with no operator between, starts the next statement."""
+    return token.kind == "ident" and token.text not in _JOINING_KEYWORDS - {"default", "package", "import"}
 
 
 def _head(statement: list[Token]) -> RuleHead | None:
@@ -204,6 +299,15 @@ def _head(statement: list[Token]) -> RuleHead | None:
             i = end + 1
     following = rest[i].text if i < len(rest) else ""
     literal = None
+    after_arguments = _closing(rest, i) + 1 if following == "(" else i
+    if after_arguments < len(rest) and rest[after_arguments].text == "{":
+        # OPA 1.x refuses it; regopy reads it as Rego v0, so the engines would disagree.
+        raise RegoScanError(
+            name_token.line,
+            name_token.column,
+            f"{name_token.text}: a rule body without `if` is Rego v0 syntax; mlci evaluates Rego v1 "
+            "(`deny contains msg if {...}`; `opa fmt --v0-v1` rewrites a module)",
+        )
     if following == "(":
         kind = "function"
     elif kind in ("ref",):

@@ -59,6 +59,13 @@ def read_data_file(path: Path) -> DataFile:
         return DataFile(path, settings=value)
     extra = {k: v for k, v in value.items() if k != SETTINGS_KEY}
     locations = {k: Location(str(path), *document.key_at((k,))) for k in extra}
+    for key, where in locations.items():
+        if key.startswith("mlci_"):  # mlci's own documents and generated packages (mlci_batch_..., ...)
+            raise InputError(where, f"top-level key {key!r} is reserved for mlci (mlci_*)")
+        if "/" in key or not key:
+            # The OPA server's Data API addresses documents by slash-separated paths:
+            # "a/b" would be written at data.a.b there and read at data["a/b"] elsewhere.
+            raise InputError(where, f"top-level key {key!r} must be a non-empty name without '/'")
     return DataFile(path, settings=value[SETTINGS_KEY], extra_data=extra, key_locations=locations)
 
 

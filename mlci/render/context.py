@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mlci import __version__
-from mlci.errors import InputError, UserError
+from mlci.errors import InputError, Location
 from mlci.loader import Spec
 
 DEFAULT_PYTHON = "3.11"
@@ -139,11 +139,13 @@ def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[s
 def require_safe_path(path: str, spec: Spec) -> None:
     """Refuse a path that rendered files would name, unless every part of it is a plain name."""
     if not all(_SAFE_PATH_PART.fullmatch(part) for part in path.split("/")):
-        # !a (ascii): the refused name itself must not break the line it is reported on.
-        raise UserError(
-            f"{spec.display_path!a}: cannot render with the path {path!a} in the pipelines: folder and "
+        # ascii(): the refused name itself must not break the line it is reported on. The spec's
+        # first line stands for its path, which no line of the file can point at.
+        raise InputError(
+            Location(ascii(spec.display_path)[1:-1], 1, 1),
+            f"cannot render with the path {path!a} in the pipelines: folder and "
             "file names there may use only letters, digits, '.', '_' and '-', and may not start with '-'; "
-            "rename the folder (or choose another --out)"
+            "rename the folder (or choose another --out)",
         )
 
 
