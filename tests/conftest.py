@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import settings
+from hypothesis import Phase, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.parent for p in (ROOT / "examples").glob("*/mlproject.yaml"))
@@ -18,7 +18,17 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # Property tests (tests/test_properties.py): `ci` is small and replays the same examples on every
 # run; MLCI_HYPOTHESIS_PROFILE=long searches ~50x harder with fresh random examples.
 # The ci profile has no deadline (a loaded CI machine is no bug); the tests bound each mlci run themselves.
-settings.register_profile("ci", max_examples=60, derandomize=True, database=None, deadline=None, print_blob=True)
+# No shrinking in ci: a failure is reported as found (with its blob) instead of minutes of shrinking
+# and explaining; the long profile shrinks.
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
 settings.register_profile("long", max_examples=3000, deadline=60_000, print_blob=True)
 settings.load_profile(os.environ.get("MLCI_HYPOTHESIS_PROFILE", "ci"))
 

@@ -20,7 +20,7 @@ MINUTE = r"([0-5]?[0-9])"
 HOUR = r"([01]?[0-9]|2[0-3])"
 DAY_OF_MONTH = r"(0?[1-9]|[12][0-9]|3[01])"
 MONTH = r"(0?[1-9]|1[0-2]|JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)"
-DAY_OF_WEEK = r"([0-7]|SUN|MON|TUE|WED|THU|FRI|SAT)"
+DAY_OF_WEEK = r"([0-6]|SUN|MON|TUE|WED|THU|FRI|SAT)"  # GitHub refuses 7
 STEP = r"(/([1-9]|[1-9][0-9]))"
 
 

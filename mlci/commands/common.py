@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from mlci import progress
 from mlci.command_checks import command_findings
+from mlci.cron_checks import cron_findings
 from mlci.discover import display_path, find_specs
 from mlci.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USER_ERROR, InputError, UserError
 from mlci.findings import Finding, Severity, failing, sort_findings
@@ -48,7 +49,7 @@ def load_and_validate(paths: tuple[str, ...]) -> Outcome:
             outcome.findings.append(input_error_finding(exc))
             outcome.invalid_input = True
             continue
-        problems = validate_spec(spec) or [*check_spec(spec), *command_findings(spec)]
+        problems = validate_spec(spec) or [*check_spec(spec), *command_findings(spec), *cron_findings(spec)]
         if problems:
             outcome.findings.extend(problems)
             outcome.invalid_input = True
