@@ -9,6 +9,7 @@ GitHub runs nothing more often than every five minutes.
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 from mlci.findings import Finding, Severity
 from mlci.loader import Spec
@@ -68,9 +69,9 @@ def cron_problem(expression: str) -> str | None:
 
 
 def cron_findings(spec: Spec) -> list[Finding]:
-    findings = []
+    findings: list[Finding] = []
     for path in SCHEDULES:
-        value = spec.data
+        value: Any = spec.data
         for key in path:
             value = value.get(key) if isinstance(value, dict) else None
         if not isinstance(value, str):
