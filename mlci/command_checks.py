@@ -15,9 +15,10 @@ import shlex
 from collections.abc import Iterator
 from typing import Any
 
-from mlci.findings import Finding, JsonPath, Severity, format_json_path
+from mlci.findings import Finding, JsonPath, format_json_path
 from mlci.loader import Spec
-from mlci.schema import SCHEMA_RULE, load_schema
+from mlci.schema import load_schema
+from mlci.spec_checks import input_finding
 
 COMMAND_REF = "#/$defs/command"
 
@@ -52,14 +53,11 @@ def command_findings(spec: Spec) -> list[Finding]:
         problem = command_problem(value)
         if problem:
             findings.append(
-                Finding.at(
-                    spec.location(path),
-                    rule_id=SCHEMA_RULE,
-                    severity=Severity.HIGH,
-                    message=f"{format_json_path(path)[2:]}: {problem}",
-                    path=path,
-                    remediation="Write the command as a list of arguments, e.g. [python, train.py].",
-                    source="schema",
+                input_finding(
+                    spec,
+                    path,
+                    f"{format_json_path(path)[2:]}: {problem}",
+                    "Write the command as a list of arguments, e.g. [python, train.py].",
                 )
             )
     return findings

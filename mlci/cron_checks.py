@@ -11,8 +11,9 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from mlci.findings import Finding, Severity
+from mlci.findings import Finding
 from mlci.loader import Spec
+from mlci.spec_checks import input_finding
 
 SCHEDULES = (("training", "schedule"), ("monitoring", "drift", "schedule"))
 _BOUNDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
@@ -79,14 +80,11 @@ def cron_findings(spec: Spec) -> list[Finding]:
         problem = cron_problem(value)
         if problem:
             findings.append(
-                Finding.at(
-                    spec.location(path),
-                    rule_id="schema",
-                    severity=Severity.HIGH,
-                    message=f"{'.'.join(path)}: {value!r}: {problem}",
-                    path=path,
-                    remediation="Write a five-field cron schedule whose ranges run forwards, e.g. '0 3 * * 1-5'.",
-                    source="schema",
+                input_finding(
+                    spec,
+                    path,
+                    f"{'.'.join(path)}: {value!r}: {problem}",
+                    "Write a five-field cron schedule whose ranges run forwards, e.g. '0 3 * * 1-5'.",
                 )
             )
     return findings

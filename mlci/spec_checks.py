@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from mlci.findings import Finding, Severity
+from mlci.findings import Finding, JsonPath, Severity
 from mlci.loader import Spec
 
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):(?P<rest>.*)$", re.DOTALL)
@@ -28,20 +28,29 @@ def check_spec(spec: Spec) -> list[Finding]:
             continue
         problem = dataset_uri_problem(uri)
         if problem:
-            path = ("datasets", index, "uri")
             findings.append(
-                Finding.at(
-                    spec.location(path),
-                    rule_id=RULE,
-                    severity=Severity.HIGH,
-                    message=f"datasets[{index}].uri: {uri!r} {problem}",
-                    path=path,
-                    remediation="Name local data by a path relative to mlproject.yaml inside the project, "
+                input_finding(
+                    spec,
+                    ("datasets", index, "uri"),
+                    f"datasets[{index}].uri: {uri!r} {problem}",
+                    "Name local data by a path relative to mlproject.yaml inside the project, "
                     "or by a remote URI (s3://, gs://, https://).",
-                    source="schema",
                 )
             )
     return findings
+
+
+def input_finding(spec: Spec, path: JsonPath, message: str, remediation: str) -> Finding:
+    """A problem of the spec the schema could not say, reported like a schema finding (exit 2)."""
+    return Finding.at(
+        spec.location(path),
+        rule_id=RULE,
+        severity=Severity.HIGH,
+        message=message,
+        path=path,
+        remediation=remediation,
+        source="schema",
+    )
 
 
 def dataset_uri_problem(uri: str) -> str | None:
