@@ -8,16 +8,15 @@ user's file and line on all three engines; never exit 0, never a disagreement.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import EXAMPLES, Result
-from tests.real_opa import running_opa
+from tests.real_opa import running_opa, serving
 from tests.test_fail_closed import engine  # noqa: F401  (the per-engine fixture)
 
 pytestmark = pytest.mark.opa
@@ -161,14 +160,8 @@ def _redirecting(target: str, status: int) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Redirect) as url:
+        yield url
 
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307])
