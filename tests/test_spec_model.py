@@ -265,7 +265,6 @@ def test_the_checker_sees_a_defaulted_spec_read() -> None:
     assert defaulted_spec_reads('x = raw.get("current")') == []  # absent stays None
 
 
-@pytest.mark.xfail(strict=True, reason="the readers migrate in the next commits")
 def test_no_module_decides_a_spec_default_again() -> None:
     offenders = [
         f"{path.relative_to(ROOT)}:{line}: {code}"
@@ -277,7 +276,6 @@ def test_no_module_decides_a_spec_default_again() -> None:
     assert offenders == [], "read the typed spec (Spec.typed) instead:\n" + "\n".join(offenders)
 
 
-@pytest.mark.xfail(strict=True, reason="the readers migrate in the next commits")
 def test_runtime_does_not_import_render() -> None:
     offenders = []
     for path in sorted((ROOT / "mlci" / "runtime").rglob("*.py")):

@@ -6,7 +6,7 @@ validated data. The raw `Spec.data` stays what policies see and what positions m
 from __future__ import annotations
 
 from mlci.spec.build import freeze, thaw, typed_spec
-from mlci.spec.defaults import with_defaults
+from mlci.spec.defaults import schema_default, with_defaults
 from mlci.spec.model import (
     BLESSING_FILE,
     CI,
@@ -63,6 +63,7 @@ __all__ = [
     "Waiver",
     "as_argv",
     "freeze",
+    "schema_default",
     "seconds",
     "thaw",
     "typed_spec",

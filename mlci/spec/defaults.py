@@ -44,3 +44,16 @@ def _fill(value: Any, node: dict[str, Any], definitions: dict[str, Any]) -> Any:
     if isinstance(value, list) and isinstance(node.get("items"), dict):
         return [_fill(item, node["items"], definitions) for item in value]
     return copy.deepcopy(value)
+
+
+def schema_default(*path: str) -> Any:
+    """The schema's default of the property at `path` (property names from the top), for a
+    value asked for without a spec (`mlci drift` on two files)."""
+    from mlci.schema import load_schema
+
+    schema = load_schema()
+    definitions = schema.get("$defs", {})
+    node = schema
+    for key in path:
+        node = resolve(resolve(node, definitions)["properties"][key], definitions)
+    return copy.deepcopy(node["default"])
