@@ -10,13 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, assume, given, reject, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from mlci.errors import InputError
 from mlci.loader import parse_spec_text
 from mlci.schema import load_schema, validate_spec
 from mlci.spec import MLProject, thaw, typed_spec, with_defaults
 from mlci.spec.defaults import resolve
 from tests.conftest import EXAMPLES
+from tests.strategies import Mutation, string_field_edits, type_confusions
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = load_schema()
@@ -288,3 +292,29 @@ def test_runtime_does_not_import_render() -> None:
             if any(name == "mlci.render" or name.startswith("mlci.render.") for name in names):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
+
+
+# --- any accepted spec has the typed form the schema describes ----------------------------------
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_none(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_none(item) for item in value]
+    return value
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(st.one_of(string_field_edits(schema_valid_only=True), type_confusions()))
+def test_an_accepted_spec_is_typed_as_written_plus_the_schema_defaults(mutation: Mutation) -> None:
+    """Whatever the schema accepts, the typed spec holds exactly the written values and,
+    where nothing is written, the schema's defaults: no value lost, none invented."""
+    try:
+        spec = parse_spec_text(mutation.text.decode("utf-8", "replace"), Path("mlproject.yaml"), "mlproject.yaml")
+    except InputError:
+        reject()
+    assume(validate_spec(spec) == [])
+    filled = with_defaults(spec.data, SCHEMA)
+    filled.pop("apiVersion")
+    assert _without_none(thaw(spec.typed)) == _without_none(filled), mutation
