@@ -241,21 +241,46 @@ NOT_SPEC_DATA = {
     ("mlci/policy/evaluate.py", "violation.get('path', ())"),  # a policy's violation
     ("mlci/schema.py", "error.schema.get('description', '')"),  # a schema node
     ("mlci/runtime/lineage.py", "record['training'].get('params', {})"),  # a recorded lineage file
+    ("mlci/runtime/lineage.py", "recorded['training'].get('params') or {}"),  # a recorded lineage file
+    ("mlci/policy/metadata.py", "self.values.get('description') or ''"),  # a rule's metadata
+    ("mlci/reporters/_common.py", "meta.get('description') or ''"),  # a rule's metadata
 }
 
 
+def _spec_key_read(node: ast.AST) -> bool:
+    """`<anything>.get('<spec key>', ...)`."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("get", "setdefault")
+        and 1 <= len(node.args) <= 2
+        and isinstance(node.args[0], ast.Constant)
+        and node.args[0].value in SPEC_KEYS
+    )
+
+
+def _a_default(node: ast.AST) -> bool:
+    """A value standing in for an absent key: a literal (not None) or a DEFAULT_* constant."""
+    if isinstance(node, ast.Constant):
+        return node.value is not None
+    if isinstance(node, ast.Name):
+        return node.id.startswith("DEFAULT")
+    if isinstance(node, ast.Call):  # list(CI_TARGETS), str(...); not another lookup
+        return not (isinstance(node.func, ast.Attribute) and node.func.attr == "get")
+    return isinstance(node, ast.Dict | ast.List | ast.Tuple | ast.JoinedStr | ast.Attribute)
+
+
 def defaulted_spec_reads(source: str) -> list[tuple[int, str]]:
-    """`.get('<spec key>', <anything but None>)` calls: a default decided again outside the schema."""
+    """`.get('<spec key>', <default>)` and `.get('<spec key>') or <default>`: a default decided
+    again outside the schema."""
     found = []
     for node in ast.walk(ast.parse(source)):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr in ("get", "setdefault")
-            and len(node.args) == 2
-            and isinstance(node.args[0], ast.Constant)
-            and node.args[0].value in SPEC_KEYS
-            and not (isinstance(node.args[1], ast.Constant) and node.args[1].value is None)
+        defaulted_get = isinstance(node, ast.Call) and _spec_key_read(node) and len(node.args) == 2
+        if (defaulted_get and _a_default(node.args[1])) or (
+            isinstance(node, ast.BoolOp)
+            and isinstance(node.op, ast.Or)
+            and _spec_key_read(node.values[0])
+            and any(_a_default(value) for value in node.values[1:])
         ):
             found.append((node.lineno, ast.unparse(node)))
     return found
@@ -265,8 +290,11 @@ def test_the_checker_sees_a_defaulted_spec_read() -> None:
     assert defaulted_spec_reads('x = ci.get("python_version", "3.11")') != []
     assert defaulted_spec_reads('x = data.get("ci", {}).get("env", {})') != []
     assert defaulted_spec_reads('x = settings.get("threshold", DEFAULT_THRESHOLD)') != []
+    assert defaulted_spec_reads('x = ci.get("image_registry", f"registry.example.com/{team}")') != []
+    assert defaulted_spec_reads('x = serving.get("port") or 8080') != []
     assert defaulted_spec_reads('x = os.environ.get("HOME", "/")') == []  # not a spec key
     assert defaulted_spec_reads('x = raw.get("current")') == []  # absent stays None
+    assert defaulted_spec_reads('x = d.get("sha256") or d.get("declared_sha256")') == []  # no default
 
 
 def test_no_module_decides_a_spec_default_again() -> None:

@@ -118,7 +118,7 @@ def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[s
         # Monorepos: CI runs this project's pipeline only when its folder (or the pipeline) changed.
         "path_filters": [f"{project_dir}/**"] if project_dir != "." and not project_dir.startswith("..") else [],
         "release_tag_prefix": RELEASE_TAG_PREFIX,
-        "governance": data.get("governance") or {},
+        "governance": thaw(typed.governance),
     }
 
 
