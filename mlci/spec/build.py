@@ -4,15 +4,17 @@ conversion driven by the dataclasses' own annotations (no field is listed twice)
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from mlci.spec.defaults import with_defaults
 from mlci.spec.model import MLProject
 
 T = TypeVar("T")
+Converter = Callable[[Any], Any]
 
 
 def typed_spec(data: dict[str, Any]) -> MLProject:
@@ -25,37 +27,63 @@ def typed_spec(data: dict[str, Any]) -> MLProject:
 
 def build(cls: type[T], data: Mapping[str, Any]) -> T:
     """An instance of the dataclass `cls` from a mapping with the same keys (missing: None)."""
-    hints = typing.get_type_hints(cls)
-    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-    return cls(**{field.name: _convert(hints[field.name], data.get(field.name)) for field in fields})
+    result: T = _converter(typing.cast(Any, cls))(data)
+    return result
 
 
-def _convert(annotation: Any, value: Any) -> Any:
-    if value is None:
-        return None
+@functools.cache
+def _converter(annotation: Any) -> Converter:
+    """How to turn a JSON value into `annotation`, worked out once per annotation (evaluating
+    annotations is most of the cost of a build)."""
     origin = typing.get_origin(annotation)
     if origin is typing.Union or origin is types.UnionType:
-        return _convert(_pick(typing.get_args(annotation), value), value)
+        return _union(typing.get_args(annotation))
     if dataclasses.is_dataclass(annotation) and isinstance(annotation, type):
-        return build(annotation, value)
+        return _dataclass(annotation)
     if origin is tuple:
-        item = typing.get_args(annotation)[0]
-        return tuple(_convert(item, element) for element in value)
+        item = _converter(typing.get_args(annotation)[0])
+        return lambda value: tuple(item(element) for element in value)
     if origin is Mapping or annotation is Any:
-        return freeze(value)
+        return freeze
+    return _same
+
+
+def _same(value: Any) -> Any:
     return value
 
 
-def _pick(options: tuple[Any, ...], value: Any) -> Any:
-    """The member of a union that fits `value`: a list is the tuple, a mapping the dataclass
-    or mapping, anything else the scalar type."""
-    for option in options:
-        origin = typing.get_origin(option)
-        if isinstance(value, list) and origin is tuple:
-            return option
-        if isinstance(value, dict) and (dataclasses.is_dataclass(option) or origin is Mapping):
-            return option
-    return Any if isinstance(value, list | dict) else type(value)
+def _dataclass(cls: type) -> Converter:
+    hints = typing.get_type_hints(cls)
+    fields = [(field.name, _converter(hints[field.name])) for field in dataclasses.fields(cls)]
+
+    def convert(value: Mapping[str, Any]) -> Any:
+        values = {}
+        for name, to in fields:
+            item = value.get(name)
+            values[name] = item if item is None or to is _same else to(item)
+        return cls(**values)
+
+    return convert
+
+
+def _union(options: tuple[Any, ...]) -> Converter:
+    """The member of a union that fits the value: a list is the tuple, a mapping the dataclass
+    or mapping, anything else (a scalar) stays as it is."""
+    sequence = next((_converter(o) for o in options if typing.get_origin(o) is tuple), freeze)
+    mapping = next(
+        (_converter(o) for o in options if dataclasses.is_dataclass(o) or typing.get_origin(o) is Mapping), freeze
+    )
+
+    def convert(value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, list):
+            return sequence(value)
+        if isinstance(value, dict):
+            return mapping(value)
+        return value
+
+    return convert
 
 
 def freeze(value: Any) -> Any:

@@ -5,15 +5,38 @@ prints it, and this walk hands it to the rest of mlci. Nothing here lists a defa
 
 from __future__ import annotations
 
-import copy
+from dataclasses import dataclass, field
 from typing import Any
+
+_ABSENT = object()
+
+
+@dataclass
+class _Plan:
+    """What the schema says below one node, reduced to what filling needs: per property its
+    default (or _ABSENT) and its own plan, and the plan of array items. Compiled once."""
+
+    properties: dict[str, tuple[Any, _Plan]] = field(default_factory=dict)
+    items: _Plan | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.properties and self.items is None
+
+
+_EMPTY = _Plan()
+_PLANS: dict[int, tuple[dict[str, Any], _Plan]] = {}
 
 
 def with_defaults(data: Any, schema: dict[str, Any]) -> Any:
     """A copy of `data` (valid against `schema`) with every omitted property that has a
     schema `default` set to it, at every level: a defaulted object (`ci: {}`) is itself
     filled, so `ci.python_version` is there even when the spec has no `ci` section."""
-    return _fill(data, schema, schema.get("$defs", {}))
+    cached = _PLANS.get(id(schema))
+    if cached is None or cached[0] is not schema:
+        cached = (schema, _compile(schema, schema.get("$defs", {}), ()))
+        _PLANS[id(schema)] = cached  # the schema is kept with its plan, so its id stays its own
+    return _fill(data, cached[1])
 
 
 def resolve(node: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
@@ -22,28 +45,56 @@ def resolve(node: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]
     seen: set[str] = set()
     while isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/$defs/"):
         name = node["$ref"].removeprefix("#/$defs/")
-        if name in seen:  # a recursive definition (a parameter's nested values) holds no default
+        if name in seen:
             break
         seen.add(name)
         node = {**definitions[name], **{key: value for key, value in node.items() if key != "$ref"}}
     return node
 
 
-def _fill(value: Any, node: dict[str, Any], definitions: dict[str, Any]) -> Any:
+def _compile(node: dict[str, Any], definitions: dict[str, Any], active: tuple[str, ...]) -> _Plan:
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        if ref in active:  # a recursive definition (a parameter's nested values) holds no default
+            return _EMPTY
+        active = (*active, ref)
     node = resolve(node, definitions)
+    plan = _Plan()
+    for key, sub in node.get("properties", {}).items():
+        resolved = resolve(sub, definitions)
+        sub_plan = _compile(sub, definitions, active)
+        default = resolved.get("default", _ABSENT)
+        if default is not _ABSENT or not sub_plan.empty:
+            plan.properties[key] = (default, sub_plan)
+    if isinstance(node.get("items"), dict):
+        items = _compile(node["items"], definitions, active)
+        plan.items = None if items.empty else items
+    return _EMPTY if plan.empty else plan
+
+
+def _fill(value: Any, plan: _Plan) -> Any:
+    if plan.empty:
+        return _copy(value)
     if isinstance(value, dict):
-        properties = node.get("properties", {})
-        out = {key: copy.deepcopy(item) for key, item in value.items() if key not in properties}
-        for key, sub in properties.items():
-            sub = resolve(sub, definitions)
+        out = {key: _copy(item) for key, item in value.items() if key not in plan.properties}
+        for key, (default, sub) in plan.properties.items():
             if key in value:
-                out[key] = _fill(value[key], sub, definitions)
-            elif "default" in sub:
-                out[key] = _fill(copy.deepcopy(sub["default"]), sub, definitions)
+                out[key] = _fill(value[key], sub)
+            elif default is not _ABSENT:
+                out[key] = _fill(_copy(default), sub)
         return out
-    if isinstance(value, list) and isinstance(node.get("items"), dict):
-        return [_fill(item, node["items"], definitions) for item in value]
-    return copy.deepcopy(value)
+    if isinstance(value, list) and plan.items is not None:
+        return [_fill(item, plan.items) for item in value]
+    return _copy(value)
+
+
+def _copy(value: Any) -> Any:
+    """A copy of a JSON value (its scalars are immutable and shared)."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
 
 
 def schema_default(*path: str) -> Any:
@@ -56,4 +107,4 @@ def schema_default(*path: str) -> Any:
     node = schema
     for key in path:
         node = resolve(resolve(node, definitions)["properties"][key], definitions)
-    return copy.deepcopy(node["default"])
+    return _copy(node["default"])
