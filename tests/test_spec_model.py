@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -346,3 +348,14 @@ def test_an_accepted_spec_is_typed_as_written_plus_the_schema_defaults(mutation:
     filled = with_defaults(spec.data, SCHEMA)
     filled.pop("apiVersion")
     assert _without_none(thaw(spec.typed)) == _without_none(filled), mutation
+
+
+def test_the_shipped_schema_is_the_one_tools_build_schema_writes() -> None:
+    """The defaults live in tools/build_schema.py; a hand edit of the JSON would fork them."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "build_schema.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr

@@ -1,10 +1,12 @@
 """Writes schemas/mlproject.schema.json. The schema is kept as Python here only
 because a dict with helpers is easier to review than 800 lines of JSON; the JSON
-file is what ships and what tests read. Run: python tools/build_schema.py"""
+file is what ships and what tests read. Run: python tools/build_schema.py
+(`--check`: exit 1 when the JSON file is not what this script writes)."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
@@ -750,5 +752,11 @@ def anchor_whole_strings(node):
 anchor_whole_strings(schema)
 
 out = Path(__file__).resolve().parent.parent / "schemas" / "mlproject.schema.json"
-out.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n")
-print(f"wrote {out}")
+text = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+if "--check" in sys.argv[1:]:
+    if out.read_text(encoding="utf-8") != text:
+        sys.exit(f"{out} is not what tools/build_schema.py writes: run it (never edit the JSON by hand)")
+    print(f"{out} is up to date")
+else:
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out}")
