@@ -14,11 +14,14 @@ dvc.lock looks like
           md5: 153aad06d376b6595932470e459ef42a
 
 Paths are relative to the folder of the lock file. A folder output has an md5
-ending in `.dir` (DVC's own tree hash), which mlci records but cannot recompute.
+ending in `.dir`: DVC's tree hash, the md5 of the JSON list of its files' md5s
+(`dir_md5` recomputes it).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,12 +120,22 @@ class DvcIndex:
 
     def pin(self, data_path: Path) -> DvcPin | None:
         """The md5 DVC pins for `data_path`: from `<file>.dvc` next to it, else the nearest dvc.lock."""
+        found = self.pins(data_path)
+        return found[0] if found else None
+
+    def pins(self, data_path: Path) -> list[DvcPin]:
+        """Every entry that pins `data_path` (the `.dvc` file's first, then each lock's outs and
+        deps): a stale lock can pin one file twice, with two md5s, and each must hold."""
         target = Path(os.path.normpath(data_path.resolve()))
         sidecar = target.with_name(target.name + ".dvc")
         sources: list[tuple[Path, Any]] = [(sidecar, read_dvc_file)] if sidecar.is_file() else []
         sources += [(lock, read_lock) for lock in self.locks]
-        for source, reader in sources:
-            for pin in self._pins_of(source, reader):
-                if pin.path == target:
-                    return pin
-        return None
+        return [pin for source, reader in sources for pin in self._pins_of(source, reader) if pin.path == target]
+
+
+def dir_md5(entries: list[tuple[str, str]]) -> str:
+    """DVC's hash of a folder from (path relative to it, with '/', md5 of the file) pairs:
+    the md5 of `json.dumps` of the entries sorted by path parts, plus `.dir`."""
+    ordered = sorted(entries, key=lambda entry: tuple(entry[0].split("/")))
+    listing = json.dumps([{"md5": md5, "relpath": path} for path, md5 in ordered], sort_keys=True)
+    return hashlib.md5(listing.encode("utf-8"), usedforsecurity=False).hexdigest() + ".dir"

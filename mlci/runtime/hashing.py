@@ -61,12 +61,16 @@ class SpecialFileError(UserError):
         self.path = path
 
 
-def digest_tree(root: Path, within: Path | None = None) -> Digest:
+def digest_tree(root: Path, within: Path | None = None, with_md5: bool = False) -> Digest:
     """A folder's digest: sha256 of `sha256sum`-style lines, sorted by relative path.
 
     Independent of file times and of the order the file system lists entries in. With
-    `within`, a file of the folder that is a link resolving outside it is refused, not read."""
+    `within`, a file of the folder that is a link resolving outside it is refused, not read.
+    With `with_md5`, also DVC's hash of the folder (md5 ending in `.dir`)."""
+    from mlci.runtime.dvc import dir_md5
+
     lines = []
+    md5s: list[tuple[str, str]] = []
     size = 0
     for folder, dirs, names in os.walk(root):
         dirs.sort()
@@ -76,12 +80,16 @@ def digest_tree(root: Path, within: Path | None = None) -> Digest:
                 continue
             if within is not None and not path.resolve().is_relative_to(within):
                 raise UserError(f"{path}: a link out of the repository ({path.resolve()}); mlci does not read it")
-            digest = digest_file(path)
+            digest = digest_file(path, with_md5)
             size += digest.size
-            lines.append(f"{digest.sha256}  {path.relative_to(root).as_posix()}\n")
+            relative = path.relative_to(root).as_posix()
+            lines.append(f"{digest.sha256}  {relative}\n")
+            if digest.md5 is not None:
+                md5s.append((relative, digest.md5))
     lines.sort(key=lambda line: line[66:])
-    return Digest(hashlib.sha256("".join(lines).encode()).hexdigest(), size, files=len(lines))
+    sha256 = hashlib.sha256("".join(lines).encode()).hexdigest()
+    return Digest(sha256, size, md5=dir_md5(md5s) if with_md5 else None, files=len(lines))
 
 
 def digest_path(path: Path, with_md5: bool = False, within: Path | None = None) -> Digest:
-    return digest_tree(path, within) if path.is_dir() else digest_file(path, with_md5)
+    return digest_tree(path, within, with_md5) if path.is_dir() else digest_file(path, with_md5)
