@@ -49,7 +49,7 @@ def run_record(
     data is not downloaded a second time; without them the data is hashed now."""
     document = record_lineage(spec, states=states)
     warnings = [
-        f"dataset {d['name']!r}: {d['path']} not found; recorded without a hash"
+        f"dataset {d['name']!r}: {d['path'] or d['uri']} not found; recorded without a hash"
         for d in document["datasets"]
         if d["kind"] == "missing"
     ]

@@ -26,7 +26,7 @@ from mlci.render.context import DEFAULT_MODEL_PATH, DEFAULT_REQUIREMENTS, as_arg
 from mlci.runtime.dvc import DvcIndex
 from mlci.runtime.gitinfo import current_commit, is_dirty
 from mlci.runtime.hashing import digest_path, sha256_file
-from mlci.runtime.remote import SHOWN_PROTOCOLS, digest_remote, is_remote
+from mlci.runtime.remote import SHOWN_PROTOCOLS, RemoteNotFound, digest_remote, is_remote
 
 LINEAGE_FILE = "artifacts/lineage.json"
 OPENLINEAGE_FILE = "artifacts/openlineage.json"
@@ -163,7 +163,10 @@ def _remote_state(spec: Spec, index: int, common: dict[str, Any]) -> DatasetStat
             kind="remote", path=None, sha256=None, size=None, dvc=None, unverifiable=unverifiable_reason(uri), **common
         )
     where = f"{spec.location(('datasets', index, 'uri'))}: dataset {common['name']!r}"
-    digest = digest_remote(uri, where)
+    try:
+        digest = digest_remote(uri, where)
+    except RemoteNotFound:
+        return DatasetState(kind="missing", path=None, sha256=None, size=None, dvc=None, **common)
     return DatasetState(kind="remote", path=None, sha256=digest.sha256, size=digest.size, dvc=None, **common)
 
 

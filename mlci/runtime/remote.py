@@ -41,7 +41,11 @@ HTTP_READ_TIMEOUT_SECONDS = 60
 
 
 class RemoteReadError(MlciError):
-    """Remote data could not be read (network, permissions, no such object): exit 3, never a pass."""
+    """Remote data could not be read (network, permissions): exit 3, never a pass."""
+
+
+class RemoteNotFound(RemoteReadError):
+    """The store answered that there is no such object: the data is missing, like a local file."""
 
 
 def scheme_of(uri: str) -> str | None:
@@ -86,10 +90,25 @@ def open_remote(uri: str, needed_by: str) -> Iterator[BinaryIO]:
     except MlciError:
         raise
     except Exception as exc:  # fsspec's back ends raise their own types (OSError, ClientError, botocore, ...)
+        if _not_found(exc):
+            raise RemoteNotFound(f"{needed_by}: {uri} not found") from None
         raise RemoteReadError(f"{needed_by}: cannot read {uri}: {_reason(exc)}") from None
 
 
+def _not_found(exc: BaseException | None) -> bool:
+    """Whether the store said there is no such object: an HTTP 404 or 410, or a FileNotFoundError.
+    fsspec's HTTP back end turns every failure (refused connection, 403, 500) into a
+    FileNotFoundError caused by the real one, so the whole chain must say not-found."""
+    if getattr(exc, "status", None) in (404, 410):
+        return True
+    if not isinstance(exc, FileNotFoundError):
+        return False
+    return exc.__cause__ is None or _not_found(exc.__cause__)
+
+
 def _reason(exc: BaseException) -> str:
+    while exc.__cause__ is not None:  # the innermost error says what happened
+        exc = exc.__cause__
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:300]
 
