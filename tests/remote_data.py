@@ -55,9 +55,8 @@ def https_files(folder: Path, monkeypatch: pytest.MonkeyPatch, tls: Path) -> Ite
         server.server_close()
 
 
-@pytest.fixture
-def memory_fs() -> Iterator[object]:
-    """fsspec's memory file system, emptied after the test."""
+def memory_store() -> Iterator[object]:
+    """fsspec's memory file system, emptied afterwards (the body of a fixture)."""
     import fsspec
 
     fs = fsspec.filesystem("memory")

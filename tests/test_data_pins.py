@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,12 +18,17 @@ from mlci.loader import load_spec
 from mlci.runtime.dvc import dir_md5
 from mlci.runtime.pins import verify_pins
 from tests.conftest import EXAMPLES, ROOT
-from tests.remote_data import https_files, memory_fs  # noqa: F401  (a fixture)
+from tests.remote_data import https_files, memory_store
 
 # The training command of every test project: it leaves a mark when it runs at all.
 MARKER_TRAIN = (
     "import pathlib; pathlib.Path('artifacts').mkdir(exist_ok=True); pathlib.Path('artifacts/TRAINED').touch()"
 )
+
+
+@pytest.fixture
+def memory_fs() -> Iterator[object]:
+    yield from memory_store()
 
 
 def _copy(example: Path, tmp_path: Path) -> Path:
