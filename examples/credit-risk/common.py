@@ -85,4 +85,3 @@ def write_test_split(path: Path, X: np.ndarray, y: np.ndarray, gender: np.ndarra
         writer.writerow([*FEATURES, SENSITIVE, TARGET])
         for row, label, group in zip(X, y, gender, strict=True):
             writer.writerow([*(repr(float(value)) for value in row), group, int(label)])
-

@@ -77,4 +77,3 @@ def write_csv(path: Path, X: np.ndarray, y: np.ndarray) -> None:
         writer.writerow([*FEATURES, TARGET])
         for row, label in zip(X, y, strict=True):
             writer.writerow([*(repr(float(value)) for value in row), label])
-
