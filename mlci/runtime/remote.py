@@ -79,11 +79,20 @@ def open_remote(uri: str, needed_by: str) -> Iterator[BinaryIO]:
 
     options: dict[str, Any] = {}
     if scheme_of(uri) in ("http", "https"):
+        import ssl
+
         import aiohttp
 
         # block_size 0: one streamed GET, no range requests (which many servers do not answer).
+        # The TLS context is made now, so SSL_CERT_FILE / SSL_CERT_DIR (a company's CA) count as
+        # set when mlci runs, not when aiohttp was first imported; no cached session is reused.
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=HTTP_READ_TIMEOUT_SECONDS)
-        options = {"block_size": 0, "client_kwargs": {"timeout": timeout}}
+        options = {
+            "block_size": 0,
+            "client_kwargs": {"timeout": timeout},
+            "ssl": ssl.create_default_context(),
+            "skip_instance_cache": True,
+        }
     try:
         with fsspec.open(uri, mode="rb", **options) as handle:
             yield handle
