@@ -303,3 +303,23 @@ def test_without_the_remote_extra_it_is_exit_2_naming_it(
     assert hidden in result.stderr
     assert "Traceback" not in result.stderr
     assert not (folder / "artifacts" / "TRAINED").exists()
+
+
+def test_a_dvc2_lock_entry_of_a_crlf_text_file_holds(tmp_path: Path) -> None:
+    """DVC 2 took a text file's md5 with CRLF read as LF, and wrote no `hash: md5`: a Windows
+    CSV it pinned is the same data, while a real change still fails."""
+    folder = _copy(ROOT / "examples" / "iris-classifier", tmp_path)
+    spec = folder / "mlproject.yaml"
+    spec.write_text(re.sub(r"    sha256: [0-9a-f]{64}\n", "", spec.read_text()))
+    data = folder / "data" / "iris.csv"
+    data.write_bytes(data.read_bytes().replace(b"\n", b"\r\n"))
+    dvc2 = hashlib.md5(data.read_bytes().replace(b"\r\n", b"\n")).hexdigest()
+    lock = f"schema: '2.0'\nstages:\n  fetch:\n    cmd: a\n    outs:\n    - path: data/iris.csv\n      md5: {dvc2}\n"
+    (folder / "dvc.lock").write_text(lock)
+    assert verify_pins(load_spec(spec)).findings == []
+    # The same md5 written by DVC 3 (`hash: md5`) is of the bytes as they are: CRLF differs.
+    (folder / "dvc.lock").write_text(lock + "      hash: md5\n")
+    assert [f.rule_id for f in verify_pins(load_spec(spec)).findings] == ["data-pin/dvc"]
+    (folder / "dvc.lock").write_text(lock)
+    _flip_one_byte(data)
+    assert [f.rule_id for f in verify_pins(load_spec(spec)).findings] == ["data-pin/dvc"]

@@ -38,6 +38,10 @@ class DvcPin:
     stage: str | None  # None for a .dvc file
     path: Path  # absolute, normalised
     md5: str
+    legacy: bool = False  # written by DVC 2 (no `hash: md5`): a text file's md5 was taken with CRLF as LF
+
+    def matches(self, md5: str | None, md5_dos2unix: str | None) -> bool:
+        return md5 == self.md5 or (self.legacy and md5_dos2unix == self.md5)
 
     @property
     def is_folder(self) -> bool:
@@ -79,7 +83,8 @@ def _pins(entries: Any, base: Path, lock: Path, stage: str | None) -> list[DvcPi
     pins = []
     for entry in entries if isinstance(entries, list) else []:
         if isinstance(entry, dict) and isinstance(entry.get("path"), str) and isinstance(entry.get("md5"), str):
-            pins.append(DvcPin(lock, stage, Path(os.path.normpath(base / entry["path"])), entry["md5"]))
+            legacy = entry.get("hash") != "md5"  # DVC 3 marks its own md5s so
+            pins.append(DvcPin(lock, stage, Path(os.path.normpath(base / entry["path"])), entry["md5"], legacy))
     return pins
 
 

@@ -55,6 +55,7 @@ class DatasetState:
     md5: str | None = None  # the file's md5 (a folder's: DVC's .dir hash), computed only when DVC pins it
     files: int | None = None
     unverifiable: str | None = None  # why mlci cannot hash this remote data (its sha256 is then None)
+    md5_dos2unix: str | None = None  # DVC 2's md5 of the data, when a DVC 2 entry pins it (not recorded)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -194,7 +195,8 @@ def dataset_states(spec: Spec, dvc: DvcIndex | None = None) -> list[DatasetState
                 DatasetState(kind="missing", path=_relative(spec, path), sha256=None, size=None, dvc=pinned, **common)
             )
             continue
-        digest = digest_path(path, with_md5=pin is not None, within=within)
+        legacy = any(p.legacy for p in dvc.pins(path))
+        digest = digest_path(path, with_md5=pin is not None, within=within, legacy_md5=legacy)
         states.append(
             DatasetState(
                 kind="folder" if path.is_dir() else "file",
@@ -203,6 +205,7 @@ def dataset_states(spec: Spec, dvc: DvcIndex | None = None) -> list[DatasetState
                 size=digest.size,
                 dvc=pinned,
                 md5=digest.md5,
+                md5_dos2unix=digest.md5_dos2unix,
                 files=digest.files,
                 **common,
             )
@@ -401,7 +404,8 @@ def _dataset_differences(index: int, now: DatasetState, then: dict[str, Any]) ->
                 ("datasets", index),
             )
         )
-    if now_md5 and now.md5 and now.md5 != now_md5:
+    # md5_dos2unix is computed only when a DVC 2 entry pins the data, and then it counts too.
+    if now_md5 and now.md5 and now_md5 not in (now.md5, now.md5_dos2unix):
         lock = (now.dvc or {}).get("lock", "dvc.lock")
         out.append(
             Difference(

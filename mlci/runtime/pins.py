@@ -84,7 +84,7 @@ def verify_pins(spec: Spec) -> PinOutcome:
                 )
             )
         for pin in dvc_pins:
-            if state.md5 is not None and state.md5 != pin.md5:
+            if state.md5 is not None and not pin.matches(state.md5, state.md5_dos2unix):
                 lock = pin.lock.name if pin.stage is None else f"{pin.lock.name} (stage {pin.stage})"
                 findings.append(
                     _finding(
