@@ -17,6 +17,12 @@ from mlci.runtime.dvc import DvcIndex
 from mlci.runtime.lineage import DatasetState, dataset_states, local_path
 
 RULE = "data-pin"
+TITLES = {
+    "sha256": "Dataset differs from its sha256 pin",
+    "dvc": "Dataset differs from what DVC pins",
+    "missing": "Pinned dataset not found",
+    "unverifiable": "Pinned dataset that mlci cannot read",
+}
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,7 @@ def _finding(spec: Spec, index: int, rule: str, message: str, remediation: str) 
     return Finding.at(
         spec.location(where),
         rule_id=f"{RULE}/{rule}",
+        title=TITLES[rule],
         severity=Severity.HIGH,
         message=message,
         path=where,

@@ -77,6 +77,9 @@ def open_remote(uri: str, needed_by: str) -> Iterator[BinaryIO]:
     require_protocol(uri, needed_by)
     import fsspec
 
+    scheme, _, rest = uri.partition("://")
+    uri = f"{scheme.lower()}://{rest}"  # fsspec knows protocols by their lower-case names
+
     options: dict[str, Any] = {}
     if scheme_of(uri) in ("http", "https"):
         import ssl
