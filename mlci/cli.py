@@ -443,11 +443,30 @@ def run(path: str, stages: tuple[str, ...], baseline: Path | None, record: bool)
         _report_gate(outcome, [("text", None)])
         return 0 if outcome.passed else 1
 
+    verified: dict[str, Any] = {}
+
+    def verify_data(spec: Any) -> int:
+        from mlci.runtime.pins import verify_pins
+
+        outcome = verify_pins(spec)
+        for note in outcome.notes:
+            click.echo(f"    data: {note}", err=True)
+        if outcome.findings:
+            _emit(outcome.findings, [("text", None)], "run", Severity.INFO)
+            return 1
+        verified["states"] = outcome.states
+        return 0
+
     def record_lineage(spec: Any) -> str:
-        return f"recorded lineage in {display_path(run_record(spec).path)}"
+        return f"recorded lineage in {display_path(run_record(spec, states=verified.get('states')).path)}"
 
     results = run_stages(
-        spec, chosen, gate_stage, lambda line: click.echo(line, err=True), record_lineage if record else None
+        spec,
+        chosen,
+        gate_stage,
+        lambda line: click.echo(line, err=True),
+        record_lineage if record else None,
+        before_train=verify_data,
     )
     summary = ", ".join(f"{r.stage} {r.seconds:.1f}s" for r in results)
     failed = next((r for r in results if r.exit_code != 0), None)
@@ -519,15 +538,14 @@ def lineage_verify(path: str, lineage_file: Path | None, outputs: list[tuple[str
 @click.argument("path", required=False, type=click.Path(path_type=str))
 @click.option(
     "--reference",
-    type=click.Path(path_type=Path),
     default=None,
-    help="Reference data, CSV or Parquet; default monitoring.drift.reference of the spec.",
+    help="Reference data, CSV or Parquet: a file, or s3://, gs://, abfs://, https:// (mlci[remote]); "
+    "default monitoring.drift.reference of the spec.",
 )
 @click.option(
     "--current",
-    type=click.Path(path_type=Path),
     default=None,
-    help="Current data to compare; default monitoring.drift.current of the spec.",
+    help="Current data to compare, a file or a URI as for --reference; default monitoring.drift.current of the spec.",
 )
 @click.option("--method", type=click.Choice(["psi", "ks", "chi2"]), default=None, help="Override the spec's method.")
 @click.option(
@@ -538,30 +556,45 @@ def lineage_verify(path: str, lineage_file: Path | None, outputs: list[tuple[str
 )
 @click.option("--column", "columns", multiple=True, help="Compare only these columns (repeatable).")
 @click.option("--exclude", multiple=True, help="Leave these columns out (repeatable), e.g. identifiers.")
+@click.option(
+    "--pushgateway",
+    envvar="MLCI_PUSHGATEWAY_URL",
+    default=None,
+    help="Publish the scores (mlci_drift_score, what the rendered alert reads) to this Prometheus Pushgateway; "
+    "default $MLCI_PUSHGATEWAY_URL.",
+)
 @_outputs_option()
 def drift(
     path: str | None,
-    reference: Path | None,
-    current: Path | None,
+    reference: str | None,
+    current: str | None,
     method: str | None,
     threshold: float | None,
     columns: tuple[str, ...],
     exclude: tuple[str, ...],
+    pushgateway: str | None,
     outputs: list[tuple[str, str | None]],
 ) -> None:
     """Compare current data with the reference: PSI and KS or chi-square per feature."""
     from mlci.extras import require_extra
 
     require_extra("ml", "mlci drift")
-    from mlci.commands.drift import run_drift
+    from mlci.commands.drift import data_source, publish_scores, run_drift
     from mlci.runtime.drift import format_markdown, format_table
 
     # Without PATH, a spec in the current folder supplies the settings; without one, the defaults do.
     spec = _single_spec(path or ".") if path or Path("mlproject.yaml").is_file() else None
-    outcome = run_drift(spec, reference, current, method, threshold, columns, exclude)
+    if pushgateway and spec is None:
+        raise UserError("--pushgateway needs the project's spec: its project.name labels the scores the alert reads")
+    ref = data_source(reference, "--reference") if reference else None
+    cur = data_source(current, "--current") if current else None
+    outcome = run_drift(spec, ref, cur, method, threshold, columns, exclude)
     table = format_table(outcome.results, outcome.method, outcome.threshold)
     markdown = format_markdown(outcome.results, outcome.method, outcome.threshold)
     _emit_with_details(outcome.findings, outputs, "drift", table, outcome.details(), markdown)
+    if pushgateway:
+        # After the report: a Pushgateway that is down fails the job (exit 3), the scores still shown.
+        click.echo(f"published drift scores to {publish_scores(spec, outcome, pushgateway)}", err=True)
     sys.exit(1 if outcome.drifted else 0)
 
 

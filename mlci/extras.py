@@ -15,6 +15,7 @@ from mlci.errors import UserError
 EXTRAS: dict[str, tuple[str, ...]] = {
     "ml": ("numpy", "scipy"),
     "opa-server": ("opa_client", "requests"),
+    "remote": ("fsspec",),  # and the protocol's library: mlci/runtime/remote.py asks for that one
 }
 
 

@@ -89,3 +89,17 @@ def test_a_command_that_needs_an_extra_exits_2_naming_it(
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert f"pip install '{extra}'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_remote_data_on_the_core_install_is_exit_2_naming_the_remote_extra(core_venv: Path, tmp_path: Path) -> None:
+    """Hashing a remote dataset needs fsspec: without it, neither a null hash nor a traceback."""
+    project = tmp_path / "iris"
+    shutil.copytree(ROOT / "examples" / "iris-classifier", project, ignore=shutil.ignore_patterns("artifacts"))
+    spec = project / "mlproject.yaml"
+    spec.write_text(spec.read_text().replace("uri: data/iris.csv", "uri: s3://bucket/iris.csv"))
+    for args in (("run", str(project), "--stage", "train"), ("lineage", "record", str(project))):
+        proc = _mlci(core_venv, *args)
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        assert "pip install 'mlci[remote]'" in proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert not (project / "artifacts" / "lineage.json").exists()

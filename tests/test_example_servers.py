@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,3 +82,45 @@ def test_predictions_are_counted_in_the_latency_histogram(server: tuple[str, str
     assert after["mlci_request_duration_seconds_sum"] > 0
     buckets = [value for key, value in after.items() if key.startswith("mlci_request_duration_seconds_bucket")]
     assert buckets == sorted(buckets), "histogram buckets are cumulative"
+
+
+def _rendered_queries(example: str, out: Path) -> list[str]:
+    """Every PromQL expression of the rendered canary analyses and alerts of `example`."""
+    from tests.conftest import run_cli
+    from tests.promql import alert_expressions, analysis_queries
+
+    rendered = run_cli("render", str(ROOT / "examples" / example), "--target", "kubernetes", "--out", str(out))
+    assert rendered.exit_code == 0, rendered.stderr
+    queries = []
+    for path in sorted((out / "k8s" / "overlays").glob("*/*.yaml")):
+        queries += analysis_queries(path) + list(alert_expressions(path).values())
+    assert queries
+    return queries
+
+
+def test_the_server_exports_what_the_rendered_analysis_and_alerts_query(
+    server: tuple[str, str], tmp_path: Path
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.promql import histogram_base, selectors
+
+    name, base = server
+    post = urllib.request.Request(
+        f"{base}/predict", data=b'{"instances": []}', headers={"Content-Type": "application/json"}
+    )
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(post, timeout=10)  # a 400, counted by status
+    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
+        families = {f.name: f for f in text_string_to_metric_families(response.read().decode())}
+    queried = {histogram_base(metric) for query in _rendered_queries(name, tmp_path) for metric, _ in selectors(query)}
+    # Published by others: the drift job pushes mlci_drift_score (tests/test_drift_publish.py); a model's
+    # quality online needs labelled outcomes, which the job that scores predictions against labels
+    # publishes as mlci_model_metric (the AnalysisTemplate's contract), not the model server.
+    from_the_server = queried - {"mlci_drift_score", "mlci_model_metric"}
+    assert from_the_server, queried
+    assert from_the_server <= set(families), (from_the_server, set(families))
+    for metric in from_the_server:
+        assert families[metric].type == "histogram"  # queried through _bucket
+    statuses = {s.labels["status"]: s.value for s in families["mlci_requests"].samples if s.name.endswith("_total")}
+    assert statuses == {"400": 1.0}

@@ -1,7 +1,7 @@
 """Serve the credit-risk model over HTTP with the standard library only.
 
     GET  /healthz   -> 200 {"status": "ok"}
-    GET  /metrics   -> request latency (mlci_request_duration_seconds) for Prometheus
+    GET  /metrics   -> request latency and counts (metrics.py) for Prometheus
     POST /predict   {"instances": [{"age": 35, "income": 42000, "loan_amount": 12000,
                                     "term_months": 36, "credit_history_years": 6.5,
                                     "n_late_payments": 0}, ...]}
@@ -33,7 +33,8 @@ from typing import Any
 
 import joblib
 
-from common import FEATURES, LatencyHistogram, fail, model_path
+from common import FEATURES, fail, model_path
+from metrics import ServerMetrics
 
 HEALTH_PATH = "/healthz"  # serving.health_path in mlproject.yaml
 PREDICT_PATH = "/predict"
@@ -90,7 +91,7 @@ def _row(index: int, instance: Any) -> list[float]:
 
 class Handler(BaseHTTPRequestHandler):
     model: Any = None
-    latency = LatencyHistogram()
+    metrics = ServerMetrics()
 
     def version_string(self) -> str:
         return "credit-risk"  # no Python version in the Server header
@@ -111,13 +112,14 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("X-Request-ID", request_id)
         self.end_headers()
         self.wfile.write(data)
+        self.metrics.count(self.path, status)
         return round((time.perf_counter() - started) * 1000, 3)
 
     def _reply_and_log(self, status: int, body: dict[str, Any], request_id: str, started: float) -> None:
         log(request_id=request_id, latency_ms=self._reply(status, body, request_id, started))
 
     def _send_metrics(self) -> None:
-        data = self.latency.exposition().encode()
+        data = self.metrics.exposition().encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain; version=0.0.4")
         self.send_header("Content-Length", str(len(data)))
@@ -155,7 +157,7 @@ class Handler(BaseHTTPRequestHandler):
         scores = [round(float(p), 6) for p in self.model.predict_proba(rows)[:, 1]]
         body = {"scores": scores, "predictions": [int(s >= THRESHOLD) for s in scores]}
         # Counted before the answer is written: a scrape that follows the response must see it.
-        self.latency.observe(time.perf_counter() - started)
+        self.metrics.observe(time.perf_counter() - started)
         latency_ms = self._reply(200, body, request_id, started)
         for score in scores:
             log(request_id=request_id, score=score, latency_ms=latency_ms)

@@ -1,7 +1,7 @@
 """Serve the iris classifier over HTTP with the standard library only.
 
     GET  /healthz   -> 200 {"status": "ok"}
-    GET  /metrics   -> request latency (mlci_request_duration_seconds) for Prometheus
+    GET  /metrics   -> request latency and counts (metrics.py) for Prometheus
     POST /predict   {"instances": [[sepal_length, sepal_width, petal_length, petal_width], ...]}
                     -> 200 {"predictions": ["setosa", ...], "probabilities": [[...], ...], "classes": [...]}
 
@@ -25,7 +25,8 @@ from typing import Any
 
 import joblib
 
-from common import FEATURES, LatencyHistogram, fail, model_path
+from common import FEATURES, fail, model_path
+from metrics import ServerMetrics
 
 HEALTH_PATH = "/healthz"  # serving.health_path in mlproject.yaml
 PREDICT_PATH = "/predict"
@@ -72,7 +73,7 @@ def _finite_numbers(values: list[Any]) -> list[float] | None:
 
 class Handler(BaseHTTPRequestHandler):
     model: Any = None
-    latency = LatencyHistogram()
+    metrics = ServerMetrics()
 
     def version_string(self) -> str:
         return "iris-classifier"  # no Python version in the Server header
@@ -93,6 +94,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("X-Request-ID", request_id)
         self.end_headers()
         self.wfile.write(data)
+        self.metrics.count(self.path, status)
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
         print(
             json.dumps({"request_id": request_id, "status": status, "latency_ms": latency_ms}),
@@ -101,7 +103,7 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     def _send_metrics(self) -> None:
-        data = self.latency.exposition().encode()
+        data = self.metrics.exposition().encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain; version=0.0.4")
         self.send_header("Content-Length", str(len(data)))
@@ -143,7 +145,7 @@ class Handler(BaseHTTPRequestHandler):
             "classes": classes,
         }
         # Counted before the answer is written: a scrape that follows the response must see it.
-        self.latency.observe(time.perf_counter() - started)
+        self.metrics.observe(time.perf_counter() - started)
         self._reply(200, body, request_id, started)
 
 

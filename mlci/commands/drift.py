@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlci.discover import display_path
-from mlci.errors import UserError
+from mlci.errors import InputError, UserError
 from mlci.findings import Finding, Severity
 from mlci.loader import Spec
 from mlci.runtime.drift import FeatureDrift, compare_columns
+from mlci.runtime.remote import SHOWN_PROTOCOLS, is_remote, local_copy
 from mlci.runtime.tables import read_table
 from mlci.spec import Drift, schema_default
 
@@ -48,22 +51,55 @@ def _settings(spec: Spec | None) -> Drift | None:
     return monitoring.drift if monitoring else None
 
 
-def _spec_path(spec: Spec, key: str) -> Path | None:
+Source = Path | str  # a local file, or a remote URI (s3://, gs://, abfs://, https://) read through fsspec
+
+
+def data_source(value: str, option: str) -> Source:
+    """What the user named on the command line: a URI mlci streams, or a local path."""
+    if "://" not in value:
+        return Path(value)
+    if not is_remote(value):
+        scheme = value.partition("://")[0]
+        raise UserError(
+            f"{option} {value!r}: mlci does not read {scheme}:// data; use a local file or {SHOWN_PROTOCOLS}"
+        )
+    return value
+
+
+def _spec_source(spec: Spec, key: str) -> Source | None:
     settings = _settings(spec)
     value = getattr(settings, key) if settings else None
     if value is None:
         return None
     if "://" in value:
-        raise UserError(
-            f"{spec.display_path}: monitoring.drift.{key} is {value!r}, not a local file; pass --{key} with a file"
-        )
+        if not is_remote(value):
+            raise InputError(
+                spec.location(("monitoring", "drift", key)),
+                f"monitoring.drift.{key} is {value!r}: mlci reads local files and {SHOWN_PROTOCOLS}; "
+                f"pass --{key} with one of those",
+            )
+        return value
     return spec.directory / value
+
+
+@contextlib.contextmanager
+def _readable(source: Source, needed_by: str) -> Iterator[Path]:
+    """A local file to read: the path itself, or remote data streamed into a temporary copy."""
+    if isinstance(source, Path):
+        yield source
+        return
+    with local_copy(source, needed_by) as path:
+        yield path
+
+
+def _shown(source: Source) -> str:
+    return source if isinstance(source, str) else display_path(source)
 
 
 def run_drift(
     spec: Spec | None,
-    reference: Path | None = None,
-    current: Path | None = None,
+    reference: Source | None = None,
+    current: Source | None = None,
     method: str | None = None,
     threshold: float | None = None,
     columns: tuple[str, ...] = (),
@@ -75,15 +111,16 @@ def run_drift(
     method = method or (settings.method if settings else schema_default("monitoring", "drift", "method"))
     if threshold is None:
         threshold = float(settings.threshold if settings else schema_default("monitoring", "drift", "threshold"))
-    reference = reference or (_spec_path(spec, "reference") if spec else None)
-    current = current or (_spec_path(spec, "current") if spec else None)
+    reference = reference or (_spec_source(spec, "reference") if spec else None)
+    current = current or (_spec_source(spec, "current") if spec else None)
     if reference is None:
         raise UserError("no reference data: pass --reference FILE or set monitoring.drift.reference in the spec")
     if current is None:
         raise UserError("no current data: pass --current FILE or set monitoring.drift.current in the spec")
 
-    ref_shown, cur_shown = display_path(reference), display_path(current)
-    ref_table = read_table(reference, ref_shown)
+    ref_shown, cur_shown = _shown(reference), _shown(current)
+    with _readable(reference, "mlci drift --reference") as path:
+        ref_table = read_table(path, ref_shown)
     known = {*ref_table.columns, *ref_table.unsupported}
     unknown = [name for name in (*columns, *exclude) if name not in known]
     if unknown:
@@ -91,7 +128,8 @@ def run_drift(
     names = [n for n in ref_table.columns if (not columns or n in columns) and n not in exclude]
     # The reference decides each column's type for the current data, unless it had no values at all.
     kinds = {name: ref_table.columns[name].kind for name in names if ref_table.columns[name].count}
-    cur_table = read_table(current, cur_shown, kinds, required=names)
+    with _readable(current, "mlci drift --current") as path:
+        cur_table = read_table(path, cur_shown, kinds, required=names)
     selected = {name: ref_table.columns[name] for name in names}
     results = compare_columns(selected, cur_table.columns, method, threshold)
     results += [
@@ -117,3 +155,14 @@ def _finding(result: FeatureDrift, method: str, threshold: float, shown: str) ->
         remediation="Check the data source for a change; if the shift is real, retrain on recent data.",
         source="drift",
     )
+
+
+def publish_scores(spec: Spec | None, outcome: DriftOutcome, pushgateway: str) -> str:
+    """Push the scores the rendered drift alert reads (mlci_drift_score{project, feature, method})."""
+    from mlci.runtime.pushgateway import Score, exposition, push
+
+    if spec is None:
+        raise UserError("--pushgateway needs the project's spec: its project.name labels the scores the alert reads")
+    project = spec.data["project"]["name"]
+    scores = [Score(r.name, r.value, r.drifted) for r in outcome.results if not r.skipped and r.value is not None]
+    return push(pushgateway, project, exposition(project, outcome.method, scores))

@@ -13,6 +13,7 @@ from mlci.loader import Spec
 from mlci.runtime.lineage import (
     LINEAGE_FILE,
     OPENLINEAGE_FILE,
+    DatasetState,
     openlineage_event,
     read_lineage,
     record_lineage,
@@ -41,10 +42,14 @@ def default_lineage_path(spec: Spec) -> Path:
     return spec.directory / LINEAGE_FILE
 
 
-def run_record(spec: Spec, out: Path | None = None, fmt: str = "mlci") -> RecordOutcome:
-    document = record_lineage(spec)
+def run_record(
+    spec: Spec, out: Path | None = None, fmt: str = "mlci", states: list[DatasetState] | None = None
+) -> RecordOutcome:
+    """`states`: the datasets as `mlci run` verified them before training, so that remote
+    data is not downloaded a second time; without them the data is hashed now."""
+    document = record_lineage(spec, states=states)
     warnings = [
-        f"dataset {d['name']!r}: {d['path']} not found; recorded without a hash"
+        f"dataset {d['name']!r}: {d['path'] or d['uri']} not found; recorded without a hash"
         for d in document["datasets"]
         if d["kind"] == "missing"
     ]

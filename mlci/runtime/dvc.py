@@ -14,11 +14,14 @@ dvc.lock looks like
           md5: 153aad06d376b6595932470e459ef42a
 
 Paths are relative to the folder of the lock file. A folder output has an md5
-ending in `.dir` (DVC's own tree hash), which mlci records but cannot recompute.
+ending in `.dir`: DVC's tree hash, the md5 of the JSON list of its files' md5s
+(`dir_md5` recomputes it).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +38,10 @@ class DvcPin:
     stage: str | None  # None for a .dvc file
     path: Path  # absolute, normalised
     md5: str
+    legacy: bool = False  # written by DVC 2 (no `hash: md5`): a text file's md5 was taken with CRLF as LF
+
+    def matches(self, md5: str | None, md5_dos2unix: str | None) -> bool:
+        return md5 == self.md5 or (self.legacy and md5_dos2unix == self.md5)
 
     @property
     def is_folder(self) -> bool:
@@ -76,7 +83,8 @@ def _pins(entries: Any, base: Path, lock: Path, stage: str | None) -> list[DvcPi
     pins = []
     for entry in entries if isinstance(entries, list) else []:
         if isinstance(entry, dict) and isinstance(entry.get("path"), str) and isinstance(entry.get("md5"), str):
-            pins.append(DvcPin(lock, stage, Path(os.path.normpath(base / entry["path"])), entry["md5"]))
+            legacy = entry.get("hash") != "md5"  # DVC 3 marks its own md5s so
+            pins.append(DvcPin(lock, stage, Path(os.path.normpath(base / entry["path"])), entry["md5"], legacy))
     return pins
 
 
@@ -117,12 +125,22 @@ class DvcIndex:
 
     def pin(self, data_path: Path) -> DvcPin | None:
         """The md5 DVC pins for `data_path`: from `<file>.dvc` next to it, else the nearest dvc.lock."""
+        found = self.pins(data_path)
+        return found[0] if found else None
+
+    def pins(self, data_path: Path) -> list[DvcPin]:
+        """Every entry that pins `data_path` (the `.dvc` file's first, then each lock's outs and
+        deps): a stale lock can pin one file twice, with two md5s, and each must hold."""
         target = Path(os.path.normpath(data_path.resolve()))
         sidecar = target.with_name(target.name + ".dvc")
         sources: list[tuple[Path, Any]] = [(sidecar, read_dvc_file)] if sidecar.is_file() else []
         sources += [(lock, read_lock) for lock in self.locks]
-        for source, reader in sources:
-            for pin in self._pins_of(source, reader):
-                if pin.path == target:
-                    return pin
-        return None
+        return [pin for source, reader in sources for pin in self._pins_of(source, reader) if pin.path == target]
+
+
+def dir_md5(entries: list[tuple[str, str]]) -> str:
+    """DVC's hash of a folder from (path relative to it, with '/', md5 of the file) pairs:
+    the md5 of `json.dumps` of the entries sorted by path parts, plus `.dir`."""
+    ordered = sorted(entries, key=lambda entry: tuple(entry[0].split("/")))
+    listing = json.dumps([{"md5": md5, "relpath": path} for path, md5 in ordered], sort_keys=True)
+    return hashlib.md5(listing.encode("utf-8"), usedforsecurity=False).hexdigest() + ".dir"

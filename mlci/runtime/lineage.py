@@ -25,6 +25,7 @@ from mlci.loader import Spec
 from mlci.runtime.dvc import DvcIndex
 from mlci.runtime.gitinfo import current_commit, is_dirty
 from mlci.runtime.hashing import digest_path, sha256_file
+from mlci.runtime.remote import SHOWN_PROTOCOLS, RemoteNotFound, digest_remote, is_remote
 from mlci.spec import thaw
 
 LINEAGE_FILE = "artifacts/lineage.json"
@@ -51,8 +52,10 @@ class DatasetState:
     size: int | None
     declared_sha256: str | None  # datasets[].sha256 in the spec
     dvc: dict[str, Any] | None  # what dvc.lock (or a .dvc file) pins: lock, stage, md5
-    md5: str | None = None  # the file's md5, computed only when DVC pins it
+    md5: str | None = None  # the file's md5 (a folder's: DVC's .dir hash), computed only when DVC pins it
     files: int | None = None
+    unverifiable: str | None = None  # why mlci cannot hash this remote data (its sha256 is then None)
+    md5_dos2unix: str | None = None  # DVC 2's md5 of the data, when a DVC 2 entry pins it (not recorded)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -67,6 +70,8 @@ class DatasetState:
         }
         if self.kind == "folder":
             out["files"] = self.files
+        if self.unverifiable:
+            out["unverifiable"] = self.unverifiable
         if self.dvc:
             out["dvc"] = self.dvc
             out["md5"] = self.md5
@@ -142,6 +147,30 @@ def _refuse_link_out(spec: Spec, path: Path, at: JsonPath, what: str) -> Path:
     return root
 
 
+def unverifiable_reason(uri: str) -> str:
+    scheme = uri.partition("://")[0]
+    return (
+        f"mlci cannot read {scheme}:// data, so nothing checks its content; "
+        f"name it by a URI mlci streams and hashes ({SHOWN_PROTOCOLS}) or a path in the project"
+    )
+
+
+def _remote_state(spec: Spec, index: int, common: dict[str, Any]) -> DatasetState:
+    """Remote data hashed by streaming it through fsspec; a scheme mlci cannot read is
+    marked unverifiable, never given a hash it does not have."""
+    uri = common["uri"]
+    if not is_remote(uri):
+        return DatasetState(
+            kind="remote", path=None, sha256=None, size=None, dvc=None, unverifiable=unverifiable_reason(uri), **common
+        )
+    where = f"{spec.location(('datasets', index, 'uri'))}: dataset {common['name']!r}"
+    try:
+        digest = digest_remote(uri, where)
+    except RemoteNotFound:
+        return DatasetState(kind="missing", path=None, sha256=None, size=None, dvc=None, **common)
+    return DatasetState(kind="remote", path=None, sha256=digest.sha256, size=digest.size, dvc=None, **common)
+
+
 def dataset_states(spec: Spec, dvc: DvcIndex | None = None) -> list[DatasetState]:
     dvc = dvc or DvcIndex(spec.directory)
     states = []
@@ -155,7 +184,7 @@ def dataset_states(spec: Spec, dvc: DvcIndex | None = None) -> list[DatasetState
             "declared_sha256": dataset.get("sha256"),
         }
         if path is None:
-            states.append(DatasetState(kind="remote", path=None, sha256=None, size=None, dvc=None, **common))
+            states.append(_remote_state(spec, index, common))
             continue
         _refuse_special(spec, index, path)  # before anything resolves the path: a pipe is never opened
         within = _refuse_link_out(spec, path, ("datasets", index, "uri"), f"dataset {dataset['name']!r}:")
@@ -166,7 +195,8 @@ def dataset_states(spec: Spec, dvc: DvcIndex | None = None) -> list[DatasetState
                 DatasetState(kind="missing", path=_relative(spec, path), sha256=None, size=None, dvc=pinned, **common)
             )
             continue
-        digest = digest_path(path, with_md5=pin is not None and not pin.is_folder, within=within)
+        legacy = any(p.legacy for p in dvc.pins(path))
+        digest = digest_path(path, with_md5=pin is not None, within=within, legacy_md5=legacy)
         states.append(
             DatasetState(
                 kind="folder" if path.is_dir() else "file",
@@ -175,6 +205,7 @@ def dataset_states(spec: Spec, dvc: DvcIndex | None = None) -> list[DatasetState
                 size=digest.size,
                 dvc=pinned,
                 md5=digest.md5,
+                md5_dos2unix=digest.md5_dos2unix,
                 files=digest.files,
                 **common,
             )
@@ -229,7 +260,9 @@ def model_state(spec: Spec) -> dict[str, Any]:
     return {"path": _relative(spec, path), "sha256": digest.sha256, "size": digest.size}
 
 
-def record_lineage(spec: Spec, now: dt.datetime | None = None) -> dict[str, Any]:
+def record_lineage(
+    spec: Spec, now: dt.datetime | None = None, states: list[DatasetState] | None = None
+) -> dict[str, Any]:
     """The lineage document of the project as it is now (after training)."""
     training = spec.typed.training
     moment = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
@@ -241,7 +274,7 @@ def record_lineage(spec: Spec, now: dt.datetime | None = None) -> dict[str, Any]
         "spec": {"file": spec.path.name, "sha256": spec.digest},
         "git": {"commit": current_commit(spec.directory), "dirty": is_dirty(spec.directory)},
         "training": {"command": training.argv, "params": thaw(training.params)},
-        "datasets": [state.to_dict() for state in dataset_states(spec)],
+        "datasets": [state.to_dict() for state in (dataset_states(spec) if states is None else states)],
         "model": model_state(spec),
         "environment": environment(spec),
     }
@@ -326,7 +359,7 @@ def _dataset_differences(index: int, now: DatasetState, then: dict[str, Any]) ->
                 ("datasets", index),
             )
         )
-    if now.declared_sha256 and now.sha256 and now.kind == "file" and now.declared_sha256 != now.sha256:
+    if now.declared_sha256 and now.sha256 and now.declared_sha256 != now.sha256:
         out.append(
             Difference(
                 "lineage/spec-sha256",
@@ -335,7 +368,21 @@ def _dataset_differences(index: int, now: DatasetState, then: dict[str, Any]) ->
                 ("datasets", index, "sha256"),
             )
         )
-    elif now.kind == "remote" and then.get("declared_sha256") != now.declared_sha256:
+    if now.unverifiable:
+        out.append(
+            Difference("lineage/unverifiable", Severity.HIGH, f"{label}: {now.unverifiable}", ("datasets", index))
+        )
+    elif now.kind == "remote" and not recorded:
+        out.append(
+            Difference(
+                "lineage/unverifiable",
+                Severity.HIGH,
+                f"{label}: the lineage recorded no hash of this remote data (sha256 {_short(now.sha256)} now), "
+                "so it cannot show which data made the model",
+                ("datasets", index),
+            )
+        )
+    if now.kind == "remote" and now.unverifiable and then.get("declared_sha256") != now.declared_sha256:
         out.append(
             Difference(
                 "lineage/spec-sha256",
@@ -357,7 +404,8 @@ def _dataset_differences(index: int, now: DatasetState, then: dict[str, Any]) ->
                 ("datasets", index),
             )
         )
-    if now_md5 and now.md5 and now.md5 != now_md5:
+    # md5_dos2unix is computed only when a DVC 2 entry pins the data, and then it counts too.
+    if now_md5 and now.md5 and now_md5 not in (now.md5, now.md5_dos2unix):
         lock = (now.dvc or {}).get("lock", "dvc.lock")
         out.append(
             Difference(

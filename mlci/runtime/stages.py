@@ -115,9 +115,11 @@ def run_stages(
     run_gate: Callable[[Spec], int],
     announce: Callable[[str], None],
     after_train: Callable[[Spec], str] | None = None,
+    before_train: Callable[[Spec], int] | None = None,
 ) -> list[StageResult]:
-    """Run `stages` in order and stop at the first that fails; `after_train` (the lineage
-    record) is part of the train stage, so its failure is the stage's failure."""
+    """Run `stages` in order and stop at the first that fails; `before_train` (the data pins'
+    check, an exit code) and `after_train` (the lineage record) are part of the train stage,
+    so their failure is the stage's failure, and a failed check means the command never runs."""
     results: list[StageResult] = []
     for number, stage in enumerate(stages, start=1):
         started = time.perf_counter()
@@ -129,7 +131,9 @@ def run_stages(
             argv, where = stage_command(spec, stage)
             # The command comes from the spec and lands in the CI log: one line, no log command.
             announce(defuse(f"==> {prefix}: {one_line(' '.join(argv))}", TEXT))
-            code = run_command(spec, argv, where)
+            code = before_train(spec) if stage == "train" and before_train is not None else 0
+            if code == 0:
+                code = run_command(spec, argv, where)
             if code == 0 and stage == "train" and after_train is not None:
                 try:
                     announce(f"    {after_train(spec)}")
