@@ -53,18 +53,21 @@ def events_expression(events: frozenset[Event] | set[Event]) -> str:
     return f"mlciEvent() in [{', '.join(map(groovy_string, names))}]"
 
 
-def expression_block(condition: str, indent: int) -> str:
-    """`expression { condition }`, the condition on lines of its own when it is long."""
-    if indent + len(condition) + len("expression {  }") <= LINE_LIMIT:
+def expression_block(condition: str, indent: int, nested: int = 0) -> str:
+    """`expression { condition }`, the condition on lines of its own when it is long.
+    `indent`: where the block starts; `nested`: columns the whole stage list is shifted by."""
+    width = LINE_LIMIT - nested
+    if indent + len(condition) + len("expression {  }") <= width:
         return f"expression {{ {condition} }}"
     pad = " " * indent
-    words, lines = condition.split(", "), [""]
-    for word in words:
-        if lines[-1] and indent + 4 + len(lines[-1]) + len(word) + 2 > LINE_LIMIT:
+    lines = [""]
+    for word in condition.split(", "):
+        if lines[-1] and indent + 8 + len(lines[-1]) + len(word) + 2 > width:
             lines[-1] += ","
-            lines.append("    ")
-        lines[-1] += (", " if lines[-1].strip() else "") + word
-    return "expression {\n" + "\n".join(f"{pad}    {line.strip()}" if i else f"{pad}    {line}" for i, line in enumerate(lines)) + f"\n{pad}}}"
+            lines.append("")
+        lines[-1] += (", " if lines[-1] and not lines[-1].endswith(",") else " " if lines[-1] else "") + word
+    body = "\n".join(f"{pad}{'    ' if index == 0 else '        '}{line}" for index, line in enumerate(lines))
+    return f"expression {{\n{body}\n{pad}}}"
 
 
 def _job_when(job: Job) -> str:
