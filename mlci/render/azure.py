@@ -158,7 +158,9 @@ class AzurePipelinesRenderer:
 
     def render(self, context: dict[str, Any]) -> list[RenderedFile]:
         syntax = AzureSyntax(context["pipeline"])
-        body = render_template("azure/azure-pipelines.yml.j2", {**context, "az": syntax, "stage_id": stage_id, "events": Event})
+        body = render_template(
+            "azure/azure-pipelines.yml.j2", {**context, "az": syntax, "stage_id": stage_id, "events": Event}
+        )
         return [RenderedFile("azure-pipelines.yml", body)]
 
 

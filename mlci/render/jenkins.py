@@ -86,11 +86,18 @@ def stages(pipeline: Pipeline) -> list[StageView]:
         if promotion is not None and job.condition.manual_on:
             # A person approves (or, for a release tag with no approvals asked, the tag is the decision).
             views.append(
-                StageView(f"approve-{promotion.environment}", "approval", events_expression(job.condition.manual_on),
-                          job=job, promotion=promotion)
+                StageView(
+                    f"approve-{promotion.environment}",
+                    "approval",
+                    events_expression(job.condition.manual_on),
+                    job=job,
+                    promotion=promotion,
+                )
             )
         if promotion is not None and promotion.approval.wait_timer_minutes:
-            views.append(StageView(f"wait-{promotion.environment}", "wait", _job_when(job), job=job, promotion=promotion))
+            views.append(
+                StageView(f"wait-{promotion.environment}", "wait", _job_when(job), job=job, promotion=promotion)
+            )
         views.append(StageView(job.name, "job", _job_when(job), job=job, catch_failure=job.name in failure_needs))
     return views
 
@@ -131,7 +138,10 @@ def sh_lines(lines: list[str], indent: int) -> str:
 
 def install_commands(step: Step) -> list[str]:
     packages = '"$MLCI_PIP_SPEC"' + (f' "mlci[{",".join(step.extras)}]"' if step.extras else "")
-    return [f"python -m pip install {packages}", *(['python -m pip install -r "$REQUIREMENTS"'] if step.requirements else [])]
+    return [
+        f"python -m pip install {packages}",
+        *(['python -m pip install -r "$REQUIREMENTS"'] if step.requirements else []),
+    ]
 
 
 def reports(job: Job) -> list[str]:

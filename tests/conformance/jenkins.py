@@ -1,8 +1,8 @@
 """A rendered Jenkinsfile read back as Jenkins reads a declarative pipeline: its triggers, its
 stages in the order they run (a stage of stages flattened, its `when` carried down), each
 stage's `when` as a condition tree, timeout, agent, the mlci commands its shell steps run, the
-stashes it passes on, and its approval: how many distinct people, who may submit, who is
-barred, and the wait timer."""
+stashes it passes on, its `sleep` (the wait timer), and its approval: how many distinct people,
+who may submit, and who is barred."""
 
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ class Approval:
     submitters: tuple[str, ...]  # empty: anyone with the Job/Build permission
     barred: tuple[str, ...]  # user ids refused after `input`, case-folded (owners and authors)
     bars_starter: bool  # the build's starter (UserIdCause) is refused too
-    wait_minutes: int  # the wait timer, counted from the stage's start
 
 
 @dataclass
@@ -41,6 +40,28 @@ class Stage:
     credentials: list[str] = field(default_factory=list)
     approval: Approval | None = None
     sleep_minutes: float = 0
+    builds: list[str] = field(default_factory=list)  # jobs the stage starts (`build job: ...`)
+
+    @property
+    def events(self) -> frozenset[str]:
+        """The lifecycle events its `when` names (`mlciEvent() == ...` / `in [...]`)."""
+        found = [atom for atom in _atoms(self.condition) if atom[0] == "expression" and "mlciEvent()" in atom[1]]
+        if len(found) != 1:
+            raise ValueError(f"stage {self.name}: {len(found)} event conditions")
+        return frozenset(re.findall(r"'([a-z_]+)'", found[0][1].split("mlciEvent()")[1].split("&&")[0]))
+
+    @property
+    def on_failure(self) -> bool:
+        """Runs when an earlier stage failed (its needs were caught with catchError)."""
+        return any(
+            "currentBuild.currentResult == 'FAILURE'" in atom[1]
+            for atom in _atoms(self.condition)
+            if atom[0] == "expression"
+        )
+
+    @property
+    def changesets(self) -> list[str]:
+        return [atom[1] for atom in _atoms(self.condition) if atom[0] == "changeset"]
 
 
 @dataclass
@@ -70,6 +91,14 @@ def _timeout(block: Block | None) -> float | None:
     return None
 
 
+def _atoms(condition: Condition) -> list[Condition]:
+    if condition[0] in ("all", "any"):
+        return [atom for part in condition[1] for atom in _atoms(part)]
+    if condition[0] == "not":
+        return _atoms(condition[1])
+    return [condition]
+
+
 def _simplified(condition: Condition) -> Condition:
     """allOf inside allOf flattened, an allOf of one condition unwrapped: the same condition."""
     if condition[0] in ("all", "any"):
@@ -94,7 +123,7 @@ def _condition(item: Block | Statement) -> Condition:
             (only,) = item.body
             return ("not", _condition(only))
         if item.name == "expression":
-            return ("expression", " ".join(statement.plain() for statement in item.statements()))
+            return ("expression", " ".join(statement.plain().replace("\n", " ") for statement in item.statements()))
         raise ValueError(f"unknown when condition block {item.name!r}")
     word = item.text.split()[0].split("(")[0]
     values = item.values()
@@ -120,7 +149,9 @@ def _approval(steps: Block) -> Approval | None:
     required = int(re.search(r"\.size\(\) < (\d+)", loop.header.text)[1])  # type: ignore[index]
     barred: tuple[str, ...] = ()
     bars_starter = False
-    checks = [item for item in items if isinstance(item, Block) and item.name == "if" and " in barred" in item.header.text]
+    checks = [
+        item for item in items if isinstance(item, Block) and item.name == "if" and " in barred" in item.header.text
+    ]
     if checks and any("error(" in statement.text for statement in checks[0].statements()):
         declared = next(item for item in items if isinstance(item, Statement) and "Set<String> barred" in item.text)
         barred = tuple(declared.values())
@@ -132,12 +163,7 @@ def _approval(steps: Block) -> Approval | None:
             and any("barred << cause.userId.toLowerCase()" in s.text for s in item.statements())
             for item in items
         )
-    wait = 0
-    for item in items:
-        found = isinstance(item, Statement) and re.search(r"System\.currentTimeMillis\(\) \+ (\d+)000L", item.text)
-        if found:
-            wait = int(found[1]) // 60
-    return Approval(required, submitters, barred, bars_starter, wait)
+    return Approval(required, submitters, barred, bars_starter)
 
 
 def _stage(block: Block, inherited: Condition) -> list[Stage]:
@@ -156,16 +182,17 @@ def _stage(block: Block, inherited: Condition) -> list[Stage]:
             if item.name == "withCredentials":
                 stage.credentials += [v for v in item.header.values() if not v.isupper()]
             continue
-        if item.text.startswith("sh ") or item.text.startswith("sh(") or "sh(returnStatus" in item.text:
+        if item.text.startswith(("sh ", "sh(")) or "sh(returnStatus" in item.text:
             for script in item.values():
                 stage.commands += _MLCI_COMMAND.findall(re.sub(r"\\\n\s*", "", script))
         elif item.text.startswith("stash "):
             stage.stashes.append(item.values()[0])
         elif item.text.startswith("unstash "):
             stage.unstashes.append(item.values()[0])
-        elif found := re.match(r"sleep\(time: (\w+), unit: \x00(\d+)\x00\)", item.text):
-            if found[1].isdigit():
-                stage.sleep_minutes += int(found[1]) * _UNIT_MINUTES[item.strings[int(found[2])]]
+        elif item.text.startswith("build(job:"):
+            stage.builds.append(item.text)
+        elif found := re.match(r"sleep\(time: (\d+), unit: \x00(\d+)\x00\)", item.text):
+            stage.sleep_minutes += int(found[1]) * _UNIT_MINUTES[item.strings[int(found[2])]]
     stage.approval = _approval(steps) if steps else None
     return [stage]
 
@@ -177,7 +204,7 @@ def _schedules(pipeline: Block) -> tuple[list[Schedule], bool]:
     schedules: list[Schedule] = []
     primary_only = True
     for statement in triggers.statements():
-        primary_only &= "env.BRANCH_IS_PRIMARY == \x00" in statement.text
+        primary_only &= "env.BRANCH_NAME == \x00" in statement.text
         # The ternary's `then` part: the literals between '?' and ':' (the `else` is '').
         lines = "".join(value for value in statement.values() if "*" in value or value.startswith("TZ="))
         for line in lines.splitlines():
@@ -201,5 +228,7 @@ def read(text: str) -> JenkinsPipeline:
         for s in (parameters_block.statements() if parameters_block else [])
     ]
     stages_block = pipeline.block("stages")
-    stages = [stage for block in (stages_block.blocks("stage") if stages_block else []) for stage in _stage(block, ALWAYS)]
+    stages = [
+        stage for block in (stages_block.blocks("stage") if stages_block else []) for stage in _stage(block, ALWAYS)
+    ]
     return JenkinsPipeline(_timeout(pipeline), schedules, primary_only, [p for p in parameters if p], stages)
