@@ -25,6 +25,8 @@ CAPABILITIES = Capabilities(
     prevents_self_approval=True,  # the approval check's "approvers cannot approve their own runs"
     wait_timer=True,  # an agentless Delay@1 job between the approvals and the deployment
     approvals_outside_file="Pipelines > Environments > (environment) > Approvals and checks, in Azure DevOps",
+    approvals_rendered=False,  # the checks are set in Azure DevOps; the file's header lists them
+    manual_jobs=False,  # nothing waits for a person but an environment's approval check
 )
 # Each event as the variable that tells it (a runtime expression, computed once per run).
 EVENT_VARIABLES = {
