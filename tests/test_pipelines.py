@@ -213,9 +213,9 @@ def test_production_without_approvals_is_promoted_by_a_tag_or_by_hand(tmp_path: 
     azure = _load((folder / "azure-pipelines.yml").read_text())
     production = next(s for s in azure["stages"] if s["stage"] == "deploy_production")
     assert production["condition"] == (
-        "and(succeeded(), or(eq(variables.isReleaseTag, true), eq(variables.isManualRun, true)))"
+        "and(succeeded(), or(eq(variables.MLCI_IS_RELEASE_TAG, true), eq(variables.MLCI_IS_MANUAL_RUN, true)))"
     )
-    assert "eq(variables['Build.Reason'], 'Manual')" in azure["variables"]["isManualRun"]
+    assert "eq(variables['Build.Reason'], 'Manual')" in azure["variables"]["MLCI_IS_MANUAL_RUN"]
 
 
 # GitLab CI

@@ -28,14 +28,16 @@ CAPABILITIES = Capabilities(
     approvals_rendered=False,  # the checks are set in Azure DevOps; the file's header lists them
     manual_jobs=False,  # nothing waits for a person but an environment's approval check
 )
-# Each event as the variable that tells it (a runtime expression, computed once per run).
+# Each event as the variable that tells it (a runtime expression, computed once per run). Azure's
+# variable names ignore case; the MLCI_ prefix is one ci.env may not use, so the spec cannot
+# redefine them.
 EVENT_VARIABLES = {
-    Event.PULL_REQUEST: "isPullRequest",
-    Event.DEFAULT_BRANCH: "isDefaultBranchPush",
-    Event.RELEASE_TAG: "isReleaseTag",
-    Event.TRAINING_SCHEDULE: "isTrainingSchedule",
-    Event.DRIFT_SCHEDULE: "isDriftSchedule",
-    Event.MANUAL: "isManualRun",
+    Event.PULL_REQUEST: "MLCI_IS_PULL_REQUEST",
+    Event.DEFAULT_BRANCH: "MLCI_IS_DEFAULT_BRANCH_PUSH",
+    Event.RELEASE_TAG: "MLCI_IS_RELEASE_TAG",
+    Event.TRAINING_SCHEDULE: "MLCI_IS_TRAINING_SCHEDULE",
+    Event.DRIFT_SCHEDULE: "MLCI_IS_DRIFT_SCHEDULE",
+    Event.MANUAL: "MLCI_IS_MANUAL_RUN",
 }
 # Each schedule's display name: how a run tells which schedule started it.
 SCHEDULE_NAMES = {Event.TRAINING_SCHEDULE: "mlci train", Event.DRIFT_SCHEDULE: "mlci drift"}

@@ -131,6 +131,8 @@ def _condition(item: Block | Statement) -> Condition:
         return (word, values[0])
     if word == "buildingTag":
         return ("buildingTag",)
+    if word in ("beforeAgent", "beforeInput", "beforeOptions"):
+        return ALWAYS  # when the condition is evaluated, not what it is
     raise ValueError(f"unknown when condition {item.plain()!r}")
 
 

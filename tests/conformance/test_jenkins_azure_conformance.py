@@ -222,7 +222,7 @@ def test_azure_follows_the_spec_s_default_branch() -> None:
     read = azure.read(text)
     assert read.push_branches == ["trunk"]
     assert read.schedule_branches == [["trunk"], ["trunk"]]
-    assert "'refs/heads/trunk'" in read.variables["isDefaultBranchPush"]
+    assert "'refs/heads/trunk'" in read.variables["MLCI_IS_DEFAULT_BRANCH_PUSH"]
     assert "refs/heads/main" not in text
 
 
