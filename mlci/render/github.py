@@ -106,6 +106,9 @@ class GitHubSyntax:
         kind, _, rest = job.name.partition("-")
         return f"{kind}-{self.pipeline.project}-{rest}" if rest else f"{kind}-{self.pipeline.project}"
 
+    def builds_image(self, job: Job) -> bool:
+        return any(step.kind is StepKind.BUILD_IMAGE for step in job.steps)
+
     def needs_python(self, job: Job) -> bool:
         return job.runner is Runner.PYTHON and any(step.kind is StepKind.INSTALL for step in job.steps)
 
