@@ -207,11 +207,15 @@ def test_production_without_approvals_is_promoted_by_a_tag_or_by_hand(tmp_path: 
     assert production.events - production.held == {Event.RELEASE_TAG}
     assert {Event.DEFAULT_BRANCH, Event.MANUAL} <= production.held
     jenkins = (folder / "Jenkinsfile").read_text()
-    approve = jenkins[jenkins.index("stage('Approve production')") : jenkins.index("stage('Deploy production')")]
-    assert "not {" in approve and "tag pattern: 'v*'" in approve
+    approve = jenkins[jenkins.index("stage('approve-production')") : jenkins.index("stage('deploy-production')")]
+    # A person approves on every delivery but a release tag, which is the promotion itself.
+    assert "mlciEvent() in ['default_branch', 'manual', 'training_schedule']" in approve
     azure = _load((folder / "azure-pipelines.yml").read_text())
     production = next(s for s in azure["stages"] if s["stage"] == "deploy_production")
-    assert "eq(variables['Build.Reason'], 'Manual')" in production["condition"]
+    assert production["condition"] == (
+        "and(succeeded(), or(eq(variables.MLCI_IS_RELEASE_TAG, true), eq(variables.MLCI_IS_MANUAL_RUN, true)))"
+    )
+    assert "eq(variables['Build.Reason'], 'Manual')" in azure["variables"]["MLCI_IS_MANUAL_RUN"]
 
 
 # GitLab CI
@@ -286,11 +290,13 @@ def test_jenkins_reports_junit_and_approves_with_the_spec_s_approvers(credit: Pa
     assert "junit testResults: 'mlci-junit.xml', allowEmptyResults: true" in text
     assert "submitter: 'grace,heidi'" in text and "while (approvedBy.size() < 2)" in text
     assert "withCredentials([file(credentialsId: 'kubeconfig-production', variable: 'KUBECONFIG')])" in text
-    assert "tag pattern: 'v*', comparator: 'GLOB'" in text
+    assert "return env.TAG_NAME.startsWith('v') ? 'release_tag' : 'other'" in text
     # Continuous training and drift monitoring, told apart by the schedule's parameter, in UTC.
-    assert "parameterizedCron(env.BRANCH_IS_PRIMARY == 'true' ? ('TZ=UTC\\n' +" in text
+    assert "parameterizedCron(env.BRANCH_NAME == 'main' ? ('TZ=UTC\\n' +" in text
     assert "'30 2 * * * %MLCI_SCHEDULE=train\\n'" in text and "'0 5 * * * %MLCI_SCHEDULE=drift'" in text
-    assert "env.MLCI_RETRAIN = 'true'" in text
+    # Drift over the threshold fails monitor-drift; the next stage then starts a retraining run.
+    assert "catchError(buildResult: 'FAILURE', stageResult: 'FAILURE')" in text
+    assert 'build(job: "/${env.JOB_NAME}", wait: false)' in text
     # Secrets never reach a command line or the log.
     assert not re.search(r"echo[^\n]*\$REGISTRY_PASSWORD", text)
 
@@ -310,14 +316,15 @@ def test_jenkins_has_a_timeout_on_every_stage(rendered: Path) -> None:
 def test_azure_deploys_through_environments_after_the_gate(rendered: Path) -> None:
     pipeline = _load((rendered / "azure-pipelines.yml").read_text())
     stages = {stage["stage"]: stage for stage in pipeline["stages"]}
-    assert list(stages)[:2] == ["check", "monitor"]
+    assert list(stages)[:2] == ["policy_check", "monitor_drift"]
     spec = _load((rendered / "mlproject.yaml").read_text())
     for env in spec["environments"]:
         stage = stages[f"deploy_{env['name']}"]
-        assert {"gate", "build"} <= set(stage["dependsOn"])
-        (job,) = stage["jobs"]
+        assert "build_image" in stage["dependsOn"]
+        (job,) = [job for job in stage["jobs"] if "deployment" in job]
         assert job["environment"] == env["name"]
         assert "runOnce" in job["strategy"]
+        assert stages[f"promote_{env['name']}"]["dependsOn"] == [f"deploy_{env['name']}", "register"]
     for stage in stages.values():
         for job in stage["jobs"]:
             assert job["timeoutInMinutes"], stage["stage"]
@@ -418,7 +425,9 @@ def test_monorepo_projects_run_only_when_they_changed(monorepo: Path) -> None:
     assert "mlci check projects/iris-classifier/mlproject.yaml" in gitlab["policy-check"]["script"][1]
 
     jenkins = (monorepo / "Jenkinsfile").read_text()
-    assert jenkins.count("changeset pattern: 'projects/iris-classifier/**', comparator: 'GLOB'") == 2
+    # One stage holds the project's stages, and runs when the project changed.
+    assert jenkins.count("changeset pattern: 'projects/iris-classifier/**', comparator: 'GLOB'") == 1
+    assert "stage('mlci iris-classifier') {" in jenkins
 
     azure = _load((monorepo / "azure-pipelines.yml").read_text())
     assert azure["trigger"]["paths"]["include"] == ["projects/iris-classifier/*", "azure-pipelines.yml"]

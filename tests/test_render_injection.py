@@ -427,7 +427,7 @@ def _variables_mlci_sets(rendered: dict[str, str]) -> set[str]:
 
 def test_every_variable_the_pipelines_set_is_refused_as_a_ci_env_key(clean: dict[str, str]) -> None:
     names = _variables_mlci_sets(clean) - {"GREETING", "HF_HUB_OFFLINE"}  # the spec's own
-    assert {"MLCI_PIP_SPEC", "SPEC_FILE", "KUBE_CONTEXT", "isDelivery"} <= names
+    assert {"MLCI_PIP_SPEC", "SPEC_FILE", "KUBE_CONTEXT", "MLCI_IS_RELEASE_TAG"} <= names
     env_names = load_schema()["properties"]["ci"]["properties"]["env"]["propertyNames"]["pattern"]
     accepted = sorted(name for name in names if re.search(env_names, name.upper()))
     assert not accepted, f"ci.env may redefine what the pipelines set: {accepted}"
