@@ -13,6 +13,7 @@ from typing import Any
 from mlci import __version__
 from mlci.errors import InputError, Location
 from mlci.loader import Spec
+from mlci.pipeline import Placement, build_pipeline
 
 DEFAULT_PYTHON = "3.11"
 DEFAULT_MODEL_PATH = "artifacts/model.joblib"
@@ -74,6 +75,8 @@ def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[s
         render_args += ["--target", target]
 
     return {
+        # The lifecycle, decided once (mlci/pipeline); CI printers print it.
+        "pipeline": build_pipeline(spec, Placement(project_dir, tuple(render_args))),
         "mlci": {
             "version": mlci_version,
             "pip_spec": f"mlci=={mlci_version}",
