@@ -14,7 +14,8 @@ from mlci.render.jenkins import JENKINS
 from mlci.render.kubernetes import KUBERNETES
 
 RENDERERS: dict[str, Renderer] = {
-    renderer.name: renderer for renderer in (
+    renderer.name: renderer
+    for renderer in (
         GITHUB_ACTIONS,
         GITLAB_CI,
         JENKINS,
