@@ -58,7 +58,8 @@ def _variant(tmp_path: Path, change: Callable[[dict[str, Any]], None], example: 
 
 
 def _documents(folder: Path, pattern: str = "k8s/**/*.yaml") -> list[dict[str, Any]]:
-    return [d for path in sorted(folder.glob(pattern)) for d in _yaml().load_all(path.read_text()) if d]
+    # Objects only: kustomize's own configuration files (k8s/argo/kustomizeconfig.yaml) are not.
+    return [d for path in sorted(folder.glob(pattern)) for d in _yaml().load_all(path.read_text()) if d and "kind" in d]
 
 
 def _build(folder: Path) -> list[dict[str, Any]]:
@@ -422,6 +423,17 @@ def test_crd_schemas_are_strict(rendered: Path) -> None:
     rollout["spec"]["template"]["spec"]["containers"][0]["securityContext"]["runAsRoot"] = True
     problems = findings([rollout], "rollout")
     assert len(problems) == 2 and all("Additional properties are not allowed" in p for p in problems)
+    # Argo Workflows' kinds, as strictly: a misspelt DAG field, a field of another kind.
+    workflow = _yaml().load((rendered / "k8s/argo/workflowtemplate.yaml").read_text())
+    cron = _yaml().load((rendered / "k8s/argo/cronworkflow.yaml").read_text())
+    assert findings([workflow, cron], "argo") == []
+    workflow["spec"]["templates"][0]["dag"]["tasks"][1]["dependecies"] = ["train"]
+    workflow["spec"]["templates"][1]["container"]["schedule"] = "0 3 * * *"
+    cron["spec"]["schedule"] = cron["spec"].pop("schedules")[0]  # Argo Workflows v4 reads only `schedules`
+    problems = findings([workflow, cron], "argo")
+    assert len(problems) == 4, problems
+    assert sum("Additional properties are not allowed" in p for p in problems) == 3
+    assert any("'schedules' is a required property" in p for p in problems)
 
 
 def test_unknown_custom_resources_are_findings() -> None:
