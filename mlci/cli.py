@@ -359,6 +359,23 @@ def _single_spec(path: str) -> Any:
 @cli.command()
 @click.argument("path", default=".", type=click.Path(path_type=str))
 @click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["mermaid", "dot", "markdown"]),
+    default="mermaid",
+    help="Mermaid (default), Graphviz dot, or Mermaid in Markdown (for a step summary or a merge request).",
+)
+def graph(path: str, fmt: str) -> None:
+    """Draw the lifecycle the rendered pipelines run: triggers, jobs, needs and approvals."""
+    from mlci.pipeline import build_pipeline
+    from mlci.pipeline.graph import draw
+
+    click.echo(draw(build_pipeline(_single_spec(path)), fmt), nl=False)
+
+
+@cli.command()
+@click.argument("path", default=".", type=click.Path(path_type=str))
+@click.option(
     "--metrics",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,

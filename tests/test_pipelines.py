@@ -73,9 +73,12 @@ def test_github_pull_requests_only_check_and_no_pull_request_target(rendered: Pa
     _, workflow = _workflow(rendered)
     assert "pull_request_target" not in workflow["on"]
     assert set(workflow["on"]) >= {"pull_request", "push", "schedule", "workflow_dispatch"}
-    assert "github.event_name != 'push'" in workflow["jobs"]["policy-check"]["if"]
+    # Pushes start runs only on the default branch (ci.default_branch) and release tags.
+    assert workflow["on"]["push"] == {"branches": ["main"], "tags": ["v*"]}
+    assert "github.event_name == 'pull_request'" in workflow["jobs"]["policy-check"]["if"]
     # Delivery starts at train: only the default branch and release tags get past its `if`.
-    assert "default_branch" in workflow["jobs"]["train"]["if"]
+    assert "github.event_name == 'pull_request'" not in workflow["jobs"]["train"]["if"]
+    assert "refs/heads/main" in workflow["jobs"]["train"]["if"]
     assert "refs/tags/v" in workflow["jobs"]["train"]["if"]
 
 
@@ -87,7 +90,7 @@ def test_github_jobs_have_least_privilege_and_a_timeout(rendered: Path) -> None:
         granted = {scope for scope, level in job["permissions"].items() if level == "write"}
         expected = {
             "policy-check": {"security-events"},  # upload-sarif
-            "monitor-drift": {"actions"},  # starts the retraining run
+            "retrain-on-drift": {"actions"},  # starts the retraining run
         }.get(name, set())
         assert granted == expected, name
 
@@ -125,12 +128,18 @@ def test_github_deploys_need_the_gate_and_use_environments_in_promotion_order(re
     for env in spec["environments"]:
         job = workflow["jobs"][f"deploy-{env['name']}"]
         assert job["environment"] == {"name": env["name"]}
-        assert {"gate", "build-image"} <= set(job["needs"])
+        assert "build-image" in job["needs"]
         if previous:
             assert previous in job["needs"]
-        previous = f"deploy-{env['name']}"
+        # After each deploy, the registry's alias follows (mlci promote ENV).
+        promote = workflow["jobs"][f"promote-{env['name']}"]
+        assert promote["needs"] == [f"deploy-{env['name']}", "register"]
+        assert any(step.get("run", "").startswith(f"mlci promote {env['name']} ") for step in promote["steps"])
+        previous = f"promote-{env['name']}"
     build = workflow["jobs"]["build-image"]
+    assert {"gate", "register"} <= set(build["needs"])
     assert any("Require the blessing" in step.get("name", "") for step in build["steps"])
+    assert any("MLCI_MODEL_VERSION" in step.get("run", "") for step in build["steps"])
 
 
 def test_github_drift_monitoring_retrains_on_drift(rendered: Path) -> None:
@@ -141,11 +150,13 @@ def test_github_drift_monitoring_retrains_on_drift(rendered: Path) -> None:
     assert {"cron": spec["training"]["schedule"]} in workflow["on"]["schedule"]
     monitor = workflow["jobs"]["monitor-drift"]
     assert f"github.event.schedule == '{drift_cron}'" in monitor["if"]
-    script = monitor["steps"][-1]["run"]
-    assert "mlci drift mlproject.yaml" in script
-    assert f"gh workflow run mlci-{spec['project']['name']}.yml" in script
+    assert "mlci drift mlproject.yaml" in monitor["steps"][-1]["run"]
+    retrain = workflow["jobs"]["retrain-on-drift"]
+    assert retrain["needs"] == "monitor-drift" and retrain["if"].startswith("failure() && ")
+    assert f"gh workflow run mlci-{spec['project']['name']}.yml" in retrain["steps"][-1]["run"]
     # The drift schedule runs the monitor only; the retraining run it starts is a workflow_dispatch.
-    assert f"github.event.schedule != '{drift_cron}'" in workflow["jobs"]["train"]["if"]
+    assert drift_cron not in workflow["jobs"]["train"]["if"]
+    assert "workflow_dispatch" in workflow["jobs"]["train"]["if"]
 
 
 def test_github_environment_protection_settings(credit: Path) -> None:
@@ -185,7 +196,8 @@ def test_production_without_approvals_is_promoted_by_a_tag_or_by_hand(tmp_path: 
     folder = _render(_copy(IRIS, tmp_path, {"environments.1.approvals.required": 0}))
     _, workflow = _workflow(folder)
     assert workflow["jobs"]["deploy-production"]["if"] == (
-        "startsWith(github.ref, 'refs/tags/v') || github.event_name == 'workflow_dispatch'"
+        "startsWith(github.ref, 'refs/tags/v') || "
+        "(github.event_name == 'workflow_dispatch' && github.ref == 'refs/heads/main')"
     )
     assert "if" not in workflow["jobs"]["deploy-staging"]
 

@@ -142,7 +142,7 @@ def _policy_check(settings: ProjectSettings, events: frozenset[Event], placement
             _install(),
             _mlci("Check the spec against the policies", "check", SPEC, report=Report.POLICY, from_root=True),
             _mlci("Check the generated files are up to date", "render", *placement.render_args, "--check"),
-            _mlci("Draw the lifecycle", "graph", SPEC, report=Report.GRAPH),
+            _mlci("Draw the lifecycle", "graph", SPEC, report=Report.GRAPH, from_root=True),
         ),
         purpose="the spec against the policies, and the generated files against the spec",
     )
@@ -182,7 +182,7 @@ def _pr_evaluation(settings: ProjectSettings) -> list[Job]:
                     secrets=REGISTRY_SECRETS,
                 ),
             ),
-            outputs=(Artifact("pr-evaluation", PR_EVALUATION_REPORT),),
+            outputs=(Artifact("pr-evaluation", PR_EVALUATION_REPORT, always=True),),
             purpose="the candidate's metrics against the champion and the thresholds (ci.pr_evaluation)",
         )
     ]

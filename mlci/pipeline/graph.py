@@ -19,7 +19,7 @@ EVENT_LABELS = {
     Event.DRIFT_SCHEDULE: "drift schedule",
     Event.MANUAL: "manual run",
 }
-FORMATS = ("mermaid", "dot")
+FORMATS = ("mermaid", "dot", "markdown")
 
 
 def _approval_label(pipeline: Pipeline, job: Job) -> str | None:
@@ -108,7 +108,7 @@ def dot(pipeline: Pipeline) -> str:
 
 
 def draw(pipeline: Pipeline, fmt: str = "mermaid") -> str:
-    return dot(pipeline) if fmt == "dot" else mermaid(pipeline)
+    return {"dot": dot, "markdown": markdown}.get(fmt, mermaid)(pipeline)
 
 
 def markdown(pipeline: Pipeline) -> str:

@@ -75,6 +75,7 @@ class Artifact:
     name: str
     path: str
     folder: bool = False
+    always: bool = False  # kept even when the job fails (a report of why)
 
     @property
     def directory(self) -> str:
