@@ -169,9 +169,10 @@ def test_argo_expressions_from_the_spec_are_refused(field: str, value: str, tmp_
     spec = folder / "mlproject.yaml"
     assert field in spec.read_text()
     spec.write_text(spec.read_text().replace(field, value))
+    line = spec.read_text().splitlines().index(value) + 1
     result = run_cli("render", str(folder), "--target", "argo")
     assert result.exit_code == 2, result.stdout + result.stderr
-    assert "Argo Workflows evaluates" in result.stderr
+    assert f"mlproject.yaml:{line}:" in result.stderr and "Argo Workflows evaluates" in result.stderr
     assert not (folder / "k8s/argo").exists(), "nothing is written"
 
 

@@ -19,11 +19,13 @@ itself is logged to the MLflow run and registered, so nothing is lost with the c
 
 from __future__ import annotations
 
+import json
 import shlex
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mlci.errors import UserError
+from mlci.errors import InputError, UserError
 from mlci.pipeline import DELIVERY_EVENTS, SPEC, Event, Job, Pipeline, Runner, StepKind, When
 from mlci.render.base import RenderedFile
 from mlci.render.jinja import render_template
@@ -132,15 +134,42 @@ def workspace_folders(jobs: tuple[Job, ...], spec_file: str) -> tuple[str, ...]:
     return tuple(f for f in folders if not any(f.startswith(other + "/") for other in folders if other != f))
 
 
-def _refuse_argo_expressions(files: list[RenderedFile], spec_file: str) -> None:
-    """Argo expands {{...}} in what it runs: a spec value spelling one would be evaluated."""
+def _strings(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            yield from _strings(child, (*path, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _strings(child, (*path, index))
+
+
+def _refuse_argo_expressions(files: list[RenderedFile], context: dict[str, Any]) -> None:
+    """Argo evaluates {{...}} in what it runs, with no way to escape it: a spec value spelling one
+    would be an expression (reading the workflow's secrets and parameters), so it is refused."""
     for rendered in files:
         for number, line in enumerate(rendered.body.splitlines(), 1):
-            if "{{" in line:
-                raise UserError(
-                    f"{spec_file}: a value of the spec would reach {rendered.path} (line {number}) with '{{{{', "
-                    "which Argo Workflows evaluates as an expression; remove it from the spec"
-                )
+            if "{{" not in line:
+                continue
+            for path, text in _strings(context["spec"]):
+                if "{{" in text and any(part in line for part in _printed_forms(text)):
+                    field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)[1:]
+                    raise InputError(
+                        context["locate"](path),
+                        f"{field}: Argo Workflows evaluates {{{{...}}}} in this value ({rendered.path}), and has "
+                        "no way to escape it; write the value without '{{'",
+                    )
+            raise UserError(
+                f"{context['spec_file']}: {rendered.path} line {number} would hold '{{{{', which Argo Workflows "
+                "evaluates; write the spec's values without '{{'"
+            )
+
+
+def _printed_forms(text: str) -> tuple[str, ...]:
+    """How a string can appear in the YAML: as is, or escaped inside a JSON or YAML string."""
+    escaped = json.dumps(text)[1:-1]
+    return (text, escaped, json.dumps(escaped)[1:-1])
 
 
 @dataclass(frozen=True)
@@ -178,7 +207,7 @@ class ArgoWorkflowsRenderer:
             RenderedFile("k8s/argo/kustomizeconfig.yaml", render_template("argo/kustomizeconfig.yaml.j2", context)),
             RenderedFile("k8s/argo/kustomization.yaml", kustomization),
         ]
-        _refuse_argo_expressions(files, spec_file)
+        _refuse_argo_expressions(files, context)
         return files
 
 
