@@ -312,6 +312,12 @@ def render(paths: tuple[str, ...], targets: tuple[str, ...], out: Path | None, c
     if result.outcome.invalid_input:
         _emit(result.outcome.sorted(), [("text", None)], "render", Severity.INFO)
         sys.exit(EXIT_USER_ERROR)
+    for finding in result.unenforced:
+        # Not a failure: what the CI cannot enforce, said where the spec asks for it.
+        from mlci.reporters.log_safety import one_line
+
+        level = "warning" if finding.severity > Severity.INFO else "info"
+        click.echo(one_line(f"{finding.file}:{finding.line}:{finding.column}: {level}: {finding.message}"), err=True)
     if check_only:
         stale = [item for report in result.checks for item in report.out_of_date]
         for path, why in stale:

@@ -201,11 +201,11 @@ def test_production_without_approvals_is_promoted_by_a_tag_or_by_hand(tmp_path: 
     )
     assert "if" not in workflow["jobs"]["deploy-staging"]
 
-    rules = _gitlab(folder)["deploy-production"]["rules"]
-    assert rules[2:] == [
-        {"if": "$CI_COMMIT_TAG =~ /^v/"},
-        {"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH", "when": "manual"},
-    ]
+    from mlci.pipeline import Event
+
+    production = _gitlab_graph(folder).jobs["deploy-production"]
+    assert production.events - production.held == {Event.RELEASE_TAG}
+    assert {Event.DEFAULT_BRANCH, Event.MANUAL} <= production.held
     jenkins = (folder / "Jenkinsfile").read_text()
     approve = jenkins[jenkins.index("stage('Approve production')") : jenkins.index("stage('Deploy production')")]
     assert "not {" in approve and "tag pattern: 'v*'" in approve
@@ -221,19 +221,31 @@ def _gitlab(folder: Path) -> dict[str, Any]:
     return _load((folder / ".gitlab-ci.yml").read_text())
 
 
+def _gitlab_graph(folder: Path) -> Any:
+    """The job graph GitLab reads from the file, per simulated event (tests/conformance)."""
+    from mlci.loader import load_spec
+    from mlci.pipeline import build_pipeline
+    from tests.conformance import ci_gitlab
+
+    return ci_gitlab.read(folder, build_pipeline(load_spec(folder / "mlproject.yaml")))
+
+
 def test_gitlab_deploy_jobs_never_run_for_merge_requests_and_approvals_are_manual(rendered: Path) -> None:
+    from mlci.pipeline import DELIVERY_EVENTS, Event
+
     pipeline = _gitlab(rendered)
+    graph = _gitlab_graph(rendered)
     spec = _load((rendered / "mlproject.yaml").read_text())
     for env in spec["environments"]:
-        job = pipeline[f"deploy-{env['name']}"]
-        assert job["rules"][0] == {"if": '$CI_PIPELINE_SOURCE == "merge_request_event"', "when": "never"}
-        assert job["environment"]["name"] == env["name"]
+        job = graph.jobs[f"deploy-{env['name']}"]
+        assert Event.PULL_REQUEST not in job.events and Event.DRIFT_SCHEDULE not in job.events
+        assert pipeline[f"deploy-{env['name']}"]["environment"]["name"] == env["name"]
         needs_approval = env.get("approvals", {}).get("required", 0) > 0
-        whens = [rule.get("when") for rule in job["rules"][2:]]
-        assert ("manual" in whens) == (needs_approval or env["tier"] == "production")
+        assert bool(job.held) == (needs_approval or env["tier"] == "production")
         if needs_approval:
-            assert whens == ["manual"], "approvals apply to release tags too"
-    assert pipeline[".delivery"]["rules"][0]["when"] == "never"
+            assert job.held == DELIVERY_EVENTS, "approvals apply to release tags too"
+        assert graph.jobs[f"promote-{env['name']}"].events == job.events
+    assert graph.jobs["train"].events == DELIVERY_EVENTS
 
 
 def test_gitlab_policy_check_reports_junit_and_code_quality(rendered: Path) -> None:
@@ -253,15 +265,16 @@ def test_gitlab_every_job_has_a_timeout_and_pip_is_cached(rendered: Path) -> Non
 
 
 def test_gitlab_drift_schedule_monitors_and_retrains(rendered: Path) -> None:
+    from mlci.pipeline import Event
+
     pipeline = _gitlab(rendered)
-    assert pipeline["monitor-drift"]["rules"] == [
-        {"if": '$CI_PIPELINE_SOURCE == "schedule" && $MLCI_SCHEDULE == "drift"'}
-    ]
+    graph = _gitlab_graph(rendered)
+    assert graph.jobs["monitor-drift"].events == {Event.DRIFT_SCHEDULE}
     retrain = pipeline["retrain-on-drift"]
-    assert retrain["needs"] == ["monitor-drift"]
-    assert retrain["rules"][0]["when"] == "on_failure"
-    assert retrain["trigger"] == {"project": "$CI_PROJECT_PATH", "branch": "$CI_DEFAULT_BRANCH"}
-    assert {"if": '$MLCI_SCHEDULE == "drift"', "when": "never"} in pipeline[".delivery"]["rules"]
+    assert retrain["needs"] == [{"job": "monitor-drift", "artifacts": False}]
+    assert graph.jobs["retrain-on-drift"].on_failure
+    assert retrain["trigger"] == {"project": "$CI_PROJECT_PATH", "branch": "main"}
+    assert all(Event.DRIFT_SCHEDULE not in graph.jobs[name].events for name in ("policy-check", "train"))
 
 
 # Jenkins
@@ -400,7 +413,7 @@ def test_monorepo_projects_run_only_when_they_changed(monorepo: Path) -> None:
     gitlab = _gitlab(monorepo)
     changes = ["projects/iris-classifier/**", ".gitlab-ci.yml"]
     assert gitlab["policy-check"]["rules"][-1]["changes"] == changes
-    assert gitlab[".delivery"]["rules"][-1]["changes"] == changes
+    assert gitlab["train"]["rules"][-1]["changes"] == changes
     assert gitlab["deploy-staging"]["rules"][-1]["changes"] == changes
     assert "mlci check projects/iris-classifier/mlproject.yaml" in gitlab["policy-check"]["script"][1]
 

@@ -29,6 +29,15 @@ class Capabilities:
     wait_timer: bool
     # Where the approval rules live when the generated file cannot hold them (None: in the file).
     approvals_outside_file: str | None = None
+    # Whether mlci renders those rules in a form the CI reads (GitHub's environment settings).
+    approvals_rendered: bool = True
+    # Whether an approval needs named approvers (GitHub: required reviewers).
+    approvals_need_approvers: bool = False
+    # Whether a job can wait for a person to start it (GitLab `when: manual`); without, a job a
+    # person starts runs only in runs a person starts.
+    manual_jobs: bool = True
+    # Whether the schedules are in the generated file (GitLab keeps them in project settings).
+    schedules_in_file: bool = True
 
 
 def gaps(pipeline: Pipeline, capabilities: Capabilities, spec: Spec) -> list[Finding]:
@@ -75,6 +84,13 @@ def _promotion_gaps(promotion: Promotion, caps: Capabilities, spec: Spec) -> lis
             Severity.LOW,
             f"environment {env}: {caps.ci} accepts at most {caps.max_approvers} reviewers; "
             f"only the first {caps.max_approvers} of {len(approval.approvers)} can approve",
+        )
+    if caps.approvals_need_approvers and approval.required and not approval.approvers:
+        add(
+            (*here, "required"),
+            Severity.LOW,
+            f"environment {env}: {caps.ci} requires a review only from named reviewers, and the spec names "
+            "no approvers: list them in approvals.approvers",
         )
     if approval.separation_of_duties and not caps.prevents_self_approval:
         add(

@@ -27,6 +27,8 @@ CAPABILITIES = Capabilities(
     prevents_self_approval=True,  # prevent_self_review
     wait_timer=True,
     approvals_outside_file="the environment settings in .github/mlci/environments/ (REST API)",
+    approvals_need_approvers=True,
+    manual_jobs=False,  # a job a person starts runs in runs started by hand (workflow_dispatch)
 )
 
 
@@ -56,7 +58,7 @@ class GitHubSyntax:
         """The events a job runs on in GitHub. A job a person must start, with no reviewers
         to hold it, runs on its automatic events and when someone runs the workflow by hand."""
         condition = job.condition
-        if not condition.manual_on or self._held_by_reviewers(job):
+        if CAPABILITIES.manual_jobs or not condition.manual_on or self._held_by_reviewers(job):
             return condition.events
         return condition.automatic_events | (condition.events & {Event.MANUAL})
 
@@ -103,6 +105,9 @@ class GitHubSyntax:
         """deploy-staging of project p: deploy-p-staging (one at a time per project and job)."""
         kind, _, rest = job.name.partition("-")
         return f"{kind}-{self.pipeline.project}-{rest}" if rest else f"{kind}-{self.pipeline.project}"
+
+    def builds_image(self, job: Job) -> bool:
+        return any(step.kind is StepKind.BUILD_IMAGE for step in job.steps)
 
     def needs_python(self, job: Job) -> bool:
         return job.runner is Runner.PYTHON and any(step.kind is StepKind.INSTALL for step in job.steps)

@@ -21,6 +21,8 @@ CAPABILITIES = Capabilities(
     prevents_self_approval=True,  # "Prevent approval by the user who triggered the deployment"
     wait_timer=True,  # a delayed rule, or a wait after the manual start
     approvals_outside_file="the project's protected environments (Settings > CI/CD > Protected environments)",
+    approvals_rendered=False,
+    schedules_in_file=False,  # CI/CD > Schedules
 )
 # GitLab starts a delayed job at most a week later.
 MAX_START_IN_MINUTES = 7 * 24 * 60
