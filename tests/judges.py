@@ -57,6 +57,7 @@ def classify(tree: Path) -> dict[str, list[Path]]:
         "docker": [],
         "k8s": [],
         "kustomize": [],
+        "argo": [],
     }
     for path in sorted(tree.rglob("*")):
         if not path.is_file() or ".git" in path.parts or ".gitlab-ci-local" in path.parts:
@@ -76,9 +77,15 @@ def classify(tree: Path) -> dict[str, list[Path]]:
             docs = [d for d in YAML(typ="safe").load_all(path.read_text()) if isinstance(d, dict)]
             if docs and all("apiVersion" in d and "kind" in d for d in docs):
                 kinds["k8s"].append(path)
+            if any(d.get("kind") in ARGO_WORKFLOW_KINDS for d in docs):
+                kinds["argo"].append(path)
             if path.name == "kustomization.yaml":
                 kinds["kustomize"].append(path)
     return kinds
+
+
+# What checkov's argo_workflows framework reads (Argo Workflows' own kinds, not Rollouts' or CD's).
+ARGO_WORKFLOW_KINDS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate")
 
 
 def checkov(framework: str, files: list[Path]) -> Verdict:
@@ -179,6 +186,7 @@ JUDGES: dict[str, list[tuple[str, str, Callable[[list[Path]], Verdict]]]] = {
         ("kubernetes-validate", "kubernetes-validate", kubernetes_validate),
         ("checkov/kubernetes", "checkov", lambda fs: checkov("kubernetes", fs)),
     ],
+    "argo": [("checkov/argo_workflows", "checkov", lambda fs: checkov("argo_workflows", fs))],
     # Every kustomization as built: what a cluster actually receives.
     "kustomize": [
         ("kustomize+kubernetes-validate", "kustomize", built(kubernetes_validate)),

@@ -26,7 +26,6 @@ REQUIRED_KINDS = {
     "PodDisruptionBudget",
     "NetworkPolicy",
     "Job",
-    "CronJob",
     "Kustomization",
 }
 CRDS = Path(__file__).resolve().parent / "crds"
@@ -59,7 +58,8 @@ def _variant(tmp_path: Path, change: Callable[[dict[str, Any]], None], example: 
 
 
 def _documents(folder: Path, pattern: str = "k8s/**/*.yaml") -> list[dict[str, Any]]:
-    return [d for path in sorted(folder.glob(pattern)) for d in _yaml().load_all(path.read_text()) if d]
+    # Objects only: kustomize's own configuration files (k8s/argo/kustomizeconfig.yaml) are not.
+    return [d for path in sorted(folder.glob(pattern)) for d in _yaml().load_all(path.read_text()) if d and "kind" in d]
 
 
 def _build(folder: Path) -> list[dict[str, Any]]:
@@ -109,7 +109,7 @@ def test_pods_are_hardened(rendered: Path) -> None:
         template = spec.get("template") or spec.get("jobTemplate", {}).get("spec", {}).get("template")
         if template:
             pods.append((doc["kind"], template["spec"]))
-    assert {kind for kind, _ in pods} >= {"Deployment", "Rollout", "Job", "CronJob"}
+    assert {kind for kind, _ in pods} >= {"Deployment", "Rollout", "Job"}
     for kind, pod in pods:
         assert pod["automountServiceAccountToken"] is False, kind
         assert pod["securityContext"]["runAsNonRoot"] is True, kind
@@ -173,8 +173,13 @@ def test_rolling_overlay_keeps_the_deployment(rendered: Path) -> None:
     deployment = _one(built, "Deployment")
     assert deployment["spec"]["replicas"] == 1
     assert deployment["spec"]["template"]["metadata"]["labels"]["mlci.dev/tier"] == "staging"
-    assert _one(built, "CronJob")["spec"]["suspend"] is True, "retraining is scheduled in production only"
-    assert _one(_build(rendered / "k8s/overlays/production"), "CronJob")["spec"]["suspend"] is False
+
+
+def test_scheduled_retraining_is_argos_not_a_cronjob_that_discards_the_model(rendered: Path) -> None:
+    """The CronJob trained into an emptyDir and threw the model away; the CronWorkflow
+    (tests/test_argo.py) tracks, gates and registers it."""
+    kinds = {d["kind"] for d in _documents(rendered)}
+    assert "CronJob" not in kinds and "CronWorkflow" in kinds
 
 
 def test_the_training_job_is_created_on_demand_never_synced(rendered: Path) -> None:
@@ -214,7 +219,7 @@ def test_argocd_syncs_staging_automatically_and_production_by_hand(rendered: Pat
         ignored = {d["kind"]: d["jqPathExpressions"] for d in application["spec"]["ignoreDifferences"]}
         workload = "Rollout" if env == "production" else "Deployment"
         assert ".spec.template.spec.containers[].image" in ignored[workload]
-        assert ".spec.jobTemplate.spec.template.spec.containers[].image" in ignored["CronJob"]
+        assert "CronJob" not in ignored
 
 
 def test_alerts_follow_the_monitoring_section(rendered: Path) -> None:
@@ -319,19 +324,19 @@ def test_serving_on_another_base_gets_a_training_image(tmp_path: Path) -> None:
     assert job["spec"]["template"]["spec"]["containers"][0]["image"].startswith(
         "registry.example.com/ml/credit-risk-training@sha256:"
     )
-    cronjob = _one(_build(folder / "k8s/overlays/production"), "CronJob")
-    container = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"].startswith("registry.example.com/ml/credit-risk-training@sha256:")
+    workflow = _one(_build(folder / "k8s/argo"), "WorkflowTemplate")
+    images = {t["container"]["image"].partition("@")[0] for t in workflow["spec"]["templates"] if "container" in t}
+    assert images == {"registry.example.com/ml/credit-risk-training"}
 
 
 def test_one_image_when_serving_shares_the_training_base(rendered: Path) -> None:
     assert not (rendered / "training.Dockerfile").exists()
 
 
-def test_training_only_project_still_renders_its_job_and_cronjob(tmp_path: Path) -> None:
+def test_training_only_project_still_renders_its_job_and_cronworkflow(tmp_path: Path) -> None:
     folder = _variant(tmp_path, _training_only)
     kinds = {d["kind"] for d in _documents(folder)}
-    assert {"Job", "CronJob", "Kustomization"} <= kinds
+    assert {"Job", "CronWorkflow", "WorkflowTemplate", "Kustomization"} <= kinds
     assert not {"Deployment", "Service", "Application"} & kinds
     dockerfile = (folder / "Dockerfile").read_text()
     assert "HEALTHCHECK NONE" in dockerfile and 'CMD ["python", "train.py"]' in dockerfile
@@ -418,6 +423,17 @@ def test_crd_schemas_are_strict(rendered: Path) -> None:
     rollout["spec"]["template"]["spec"]["containers"][0]["securityContext"]["runAsRoot"] = True
     problems = findings([rollout], "rollout")
     assert len(problems) == 2 and all("Additional properties are not allowed" in p for p in problems)
+    # Argo Workflows' kinds, as strictly: a misspelt DAG field, a field of another kind.
+    workflow = _yaml().load((rendered / "k8s/argo/workflowtemplate.yaml").read_text())
+    cron = _yaml().load((rendered / "k8s/argo/cronworkflow.yaml").read_text())
+    assert findings([workflow, cron], "argo") == []
+    workflow["spec"]["templates"][0]["dag"]["tasks"][1]["dependecies"] = ["train"]
+    workflow["spec"]["templates"][1]["container"]["schedule"] = "0 3 * * *"
+    cron["spec"]["schedule"] = cron["spec"].pop("schedules")[0]  # Argo Workflows v4 reads only `schedules`
+    problems = findings([workflow, cron], "argo")
+    assert len(problems) == 4, problems
+    assert sum("Additional properties are not allowed" in p for p in problems) == 3
+    assert any("'schedules' is a required property" in p for p in problems)
 
 
 def test_unknown_custom_resources_are_findings() -> None:

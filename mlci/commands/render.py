@@ -29,6 +29,9 @@ from mlci.render.writer import (
 )
 
 ALWAYS_TARGETS = ("docker", "kubernetes")
+# Where scheduled retraining lives (an Argo CronWorkflow): rendered whenever the spec schedules
+# retraining (training.schedule), otherwise on request (--target argo).
+RETRAINING_TARGETS = ("argo",)
 
 
 @dataclass
@@ -56,7 +59,10 @@ def unenforced_findings(spec: Spec, targets: tuple[str, ...]) -> list[Finding]:
 
 def default_targets(spec: Spec) -> tuple[str, ...]:
     providers = spec.typed.ci.providers
-    return tuple(t for t in RENDERERS if t in providers or t in ALWAYS_TARGETS)
+    scheduled = spec.typed.training.schedule is not None
+    return tuple(
+        t for t in RENDERERS if t in providers or t in ALWAYS_TARGETS or (scheduled and t in RETRAINING_TARGETS)
+    )
 
 
 def plan_for(spec: Spec, out_dir: Path, targets: tuple[str, ...], root: Path | None = None) -> FilePlan:

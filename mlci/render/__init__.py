@@ -4,6 +4,7 @@ golden test."""
 
 from __future__ import annotations
 
+from mlci.render.argo import ARGO_WORKFLOWS
 from mlci.render.azure import AZURE_PIPELINES
 from mlci.render.base import Renderer
 from mlci.render.docker import DOCKER
@@ -13,5 +14,14 @@ from mlci.render.jenkins import JENKINS
 from mlci.render.kubernetes import KUBERNETES
 
 RENDERERS: dict[str, Renderer] = {
-    renderer.name: renderer for renderer in (GITHUB_ACTIONS, GITLAB_CI, JENKINS, AZURE_PIPELINES, DOCKER, KUBERNETES)
+    renderer.name: renderer
+    for renderer in (
+        GITHUB_ACTIONS,
+        GITLAB_CI,
+        JENKINS,
+        AZURE_PIPELINES,
+        DOCKER,
+        KUBERNETES,
+        ARGO_WORKFLOWS,
+    )
 }

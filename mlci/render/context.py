@@ -68,6 +68,8 @@ def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[s
             "rendered_by": __version__,
         },
         "spec": data,
+        # Where a value of the spec is written (file:line:col), for what a printer must refuse.
+        "locate": spec.location,
         "spec_file": spec_file,
         "project_dir": project_dir,
         "render_check_args": render_args,

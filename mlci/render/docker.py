@@ -3,7 +3,7 @@ another base image than training (context `image.training_dockerfile`).
 
 One image is enough when serving and training share their base: the requirements file is
 the same, the training code is in the image, so training runs in the serving image with
-its own command (the CronJob and Job do that). With two bases, each gets its image;
+its own command (the training Job and the Argo workflow do that). With two bases, each gets its image;
 training.Dockerfile has its own ignore file (BuildKit reads <Dockerfile>.dockerignore)
 that keeps the model out of the training image.
 """

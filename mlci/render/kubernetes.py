@@ -2,8 +2,8 @@
 and the Argo CD objects that deploy the overlays.
 
     k8s/base/                    what every environment runs: the model server (Deployment,
-                                 Service, PodDisruptionBudget), the retraining CronJob, the
-                                 ServiceAccount, ConfigMap and NetworkPolicies
+                                 Service, PodDisruptionBudget), the ServiceAccount, ConfigMap
+                                 and NetworkPolicies
     k8s/overlays/<env>/          what Argo CD syncs for one environment: the base in its
                                  namespace with its labels, plus its HorizontalPodAutoscaler
                                  (when the environment sets autoscaling), its canary (an Argo
@@ -17,6 +17,8 @@ and the Argo CD objects that deploy the overlays.
 The training Job is kept out of what is applied and synced: a Job's pod template is
 immutable, so a Job in the synced set breaks the next deploy that changes its image, and
 recreating it on each sync would retrain on each deploy. It is created when a run is wanted.
+Scheduled retraining is the Argo Workflows target's (mlci/render/argo.py): it tracks, gates and
+registers what it trains, where a CronJob here could only train and throw the model away.
 """
 
 from __future__ import annotations
@@ -46,10 +48,6 @@ def _serving(context: dict[str, Any]) -> bool:
     return context["serving"] is not None
 
 
-def _scheduled(context: dict[str, Any]) -> bool:
-    return context["training"]["schedule"] is not None
-
-
 def _workload_is(kind: str) -> Condition:
     return lambda context: context["workload"] == kind
 
@@ -76,7 +74,6 @@ BASE_FILES: tuple[tuple[str, Condition, tuple[tuple[str, str], ...]], ...] = (
     ("deployment.yaml", _serving, (("apps", "Deployment"),)),
     ("service.yaml", _serving, (("", "Service"),)),
     ("poddisruptionbudget.yaml", _serving, (("policy", "PodDisruptionBudget"),)),
-    ("cronjob.yaml", _scheduled, (("batch", "CronJob"),)),
 )
 OVERLAY_FILES: tuple[tuple[str, Condition, tuple[tuple[str, str], ...]], ...] = (
     ("horizontalpodautoscaler.yaml", _hpa, (("autoscaling", "HorizontalPodAutoscaler"),)),
@@ -223,9 +220,6 @@ def ignored_differences(context: dict[str, Any], env: dict[str, Any]) -> list[di
             ".spec.predictor.canaryTrafficPercent",
         ]
         ignored.append({"group": "serving.kserve.io", "kind": "InferenceService", "name": project, "paths": paths})
-    if context["training"]["schedule"] is not None:
-        paths = [".spec.jobTemplate.spec.template.spec.containers[].image"]
-        ignored.append({"group": "batch", "kind": "CronJob", "name": f"{project[:44]}-retrain", "paths": paths})
     return ignored
 
 

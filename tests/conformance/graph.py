@@ -8,7 +8,8 @@ only where the printer's declared `Capabilities` say the CI cannot express somet
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 
 from mlci.pipeline import Capabilities, Event, Pipeline, When
 
@@ -82,6 +83,21 @@ def expected(pipeline: Pipeline, caps: Capabilities) -> JobGraph:
         triggers=frozenset(t.event for t in pipeline.triggers),
         crons=frozenset(t.cron for t in pipeline.triggers if t.cron) if caps.schedules_in_file else None,
         environments=environments,
+    )
+
+
+def within(graph: JobGraph, pipeline: Pipeline, jobs: Iterable[str], events: frozenset[Event]) -> JobGraph:
+    """The part of the model's graph a target prints that runs part of the lifecycle (Argo
+    Workflows: the training chain in the cluster, on the events that start a workflow)."""
+    kept = set(jobs)
+    return JobGraph(
+        jobs={
+            name: replace(view, needs=view.needs & kept, events=view.events & events, held=view.held & events)
+            for name, view in graph.jobs.items()
+            if name in kept
+        },
+        triggers=graph.triggers & events,
+        crons=frozenset(t.cron for t in pipeline.triggers if t.cron and t.event in events),
     )
 
 

@@ -71,6 +71,15 @@ SOURCES = (
         "h1:IaynaBFzVQz1Xyrw5n3ncqzd5Y7L1RkO+YWvVwwtMQE=",
         ("config/crd/full/serving.kserve.io_inferenceservices.yaml",),
     ),
+    Source(
+        "github.com/argoproj/argo-workflows/v4",
+        "v4.0.7",
+        "h1:O76Plk/nYI+gFax3vvE7elvA3BNAp0r0aJ24VmjsjLE=",
+        (
+            "manifests/base/crds/full/argoproj.io_workflowtemplates.yaml",
+            "manifests/base/crds/full/argoproj.io_cronworkflows.yaml",
+        ),
+    ),
 )
 
 
