@@ -263,7 +263,7 @@ special_category_condition_required contains violation if {
 			"Dataset '", label(ds, i), "' holds special categories of data (", concat(", ", [str(c) | some c in categories]),
 			") but names no GDPR Art. 9(2) condition (special_category_condition)",
 		]),
-		"path": ["datasets", i, "special_category_condition"],
+		"path": ["datasets", i, "special_categories"],
 	}
 }
 
@@ -437,23 +437,19 @@ retention_msg(name, value) := concat("", [
 	"', which is not an ISO-8601 duration such as P2Y, P18M or P365D",
 ]) if value != null
 
+# (The lists are array comprehensions on one line: regopy 1.5.2 loses the
+# first item of sort(set) built by a function, and finds nothing when a multi-line
+# comprehension binds an object's key with `some z; x := obj[z]`.)
 # The jurisdiction of a region: the settings jurisdictions list that names it
 # (AWS, GCP and Azure regions: eu-west-2 is uk, eu-central-2 ch, westeurope eu),
 # else the allowed_regions list that names it, else eu for eu-* and europe-*, else
 # the region's first dash-separated word (us, ap, asia...).
 jurisdiction(region) := zone if {
-	zones := {z |
-		some z
-		regions := setting("jurisdictions", {})[z]
-		region in regions
-	}
+	zones := [z | some z in object.keys(setting("jurisdictions", {})); region in setting("jurisdictions", {})[z]]
 	count(zones) > 0
 	zone := sort(zones)[0]
 } else := zone if {
-	zones := {z |
-		some z
-		setting("allowed_regions", {})[z][_] == region
-	}
+	zones := [z | some z in object.keys(setting("allowed_regions", {})); region in setting("allowed_regions", {})[z]]
 	count(zones) > 0
 	zone := sort(zones)[0]
 } else := "eu" if {

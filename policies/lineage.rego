@@ -163,8 +163,9 @@ fixed_version(version) if {
 	not floating_label(lower(trim_space(version)))
 }
 
-# No version, but a fixed DVC revision: that is the version.
-version_from_dvc(ds, null) if fixed_version(ds.dvc_rev)
+# No version, but a DVC revision: that is the version (a moving one is reported
+# at dvc_rev).
+version_from_dvc(ds, null) if is_string(ds.dvc_rev)
 
 # No checksum, but a fixed DVC revision: dvc.lock holds the hashes.
 pinned_by_dvc(ds, null) if fixed_version(ds.dvc_rev)

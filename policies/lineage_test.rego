@@ -130,7 +130,7 @@ test_dvc_rev_pins_version_and_checksum if {
 test_moving_dvc_rev_pins_nothing if {
 	ds := {"name": "d", "uri": "dvc://data/train.csv", "dvc_rev": "main", "source": "x"}
 	version_paths := {v.path | some v in lineage.dataset_version_pinned} with input.datasets as [ds]
-	version_paths == {["datasets", 0, "version"], ["datasets", 0, "dvc_rev"]}
+	version_paths == {["datasets", 0, "dvc_rev"]}
 	checksum_paths := {v.path | some v in lineage.dataset_checksum_required} with input.datasets as [ds]
 	checksum_paths == {["datasets", 0, "sha256"]}
 }

@@ -55,7 +55,7 @@ images_pinned_by_digest contains violation if {
 #   AWS_SECRET_ACCESS_KEY, GITHUB_TOKEN, HF_TOKEN, DB_PASS or dbPassword, but not
 #   false friends such as tokenizer, max_tokens, pad_token, secret_name or
 #   password_file) holding a literal string; by command-line arguments that pass a
-#   literal to such an option (--db-password hunter2, --api-key=..., TOKEN=... in
+#   literal to such an option (--db-password VALUE, --api-key=VALUE, TOKEN=VALUE in
 #   training, evaluation and serving commands); and by high-entropy strings in
 #   training.params, ci.env, commands and URIs. References such as $NAME, ${NAME},
 #   env:NAME and vault:path are allowed. A finding names where the secret is, never
