@@ -299,6 +299,6 @@ people_directory(spec) := {[normal_identity(login), normal_identity(email)] |
 identity_keys(name) := aliases | local_parts if {
 	n := normal_identity(name)
 	pairs := people_directory(input)
-	aliases := {n} | {email | some pair in pairs; pair[0] == n; email := pair[1]} | {login | some pair in pairs; pair[1] == n; login := pair[0]}
+	aliases := ({n} | {email | some pair in pairs; pair[0] == n; email := pair[1]}) | {login | some pair in pairs; pair[1] == n; login := pair[0]}
 	local_parts := {split(alias, "@")[0] | some alias in aliases; contains(alias, "@")}
 }

@@ -632,7 +632,7 @@ processing_places(ds, i, spec) := storage | compute_locations(spec) if {
 	}
 }
 
-transfer_covered(ds, region) if {
+transfer_covered(ds, _) if {
 	mechanism := ds.transfer_mechanism
 	filled_declaration(mechanism)
 	mechanism != "adequacy_decision"

@@ -327,7 +327,7 @@ reference(value) if regex.match(`^(env|vault|secretref|awssm|gcpsm|azkv):`, lowe
 
 # An item of a command given as a list: --name=value or NAME=value with a secret
 # name, or a literal value after a --name option with a secret name.
-command_secret(path, value) := kind if {
+command_secret(path, _) := kind if {
 	count(path) >= 2
 	is_number(path[count(path) - 1])
 	path[count(path) - 2] == "command"
