@@ -102,7 +102,8 @@ def test_the_people_directory_makes_an_e_mail_address_an_author(cli, tmp_path: P
     spec = project / "mlproject.yaml"
     code, findings = _check(cli, project)
     assert code == 0  # nobody says who f.meyer is: the waiver is valid
-    spec.write_text(spec.read_text().replace("governance:\n", "governance:\n  people:\n    frank: F.Meyer@bank.example\n"))
+    directory = "governance:\n  people:\n    frank: F.Meyer@bank.example\n"
+    spec.write_text(spec.read_text().replace("governance:\n", directory))
     code, findings = _check(cli, project)
     assert code == 1
     assert "an owner or author" in next(f for f in findings if f["rule_id"] == "MLCI-WAIVER-002")["message"]
