@@ -338,6 +338,33 @@ transfer_mechanism_required contains violation if {
 	}
 }
 
+# METADATA
+# title: Children's consent is given or authorised by a parent
+# description: >-
+#   A dataset about children (vulnerable_subjects or special_categories listing
+#   children) whose legal basis is consent must declare parental_consent true: a
+#   child's consent to an online service is lawful only when given or authorised
+#   by the holder of parental responsibility (GDPR Art. 8(1)).
+# custom:
+#   id: MLCI-GDPR-013
+#   severity: high
+#   controls:
+#     - GDPR Art. 8(1)
+#     - GDPR Art. 8(2)
+#   remediation: Collect and verify the consent of the holder of parental responsibility and set the dataset's parental_consent to true, or use another legal basis.
+children_consent_by_parent contains violation if {
+	some i, ds in input.datasets
+	about_children(ds)
+	ds.legal_basis == "consent"
+	not ds.parental_consent == true
+	violation := {
+		"msg": concat("", [
+			"Dataset '", label(ds, i), "' relies on the consent of children but does not declare that a parent gave or authorised it (parental_consent)",
+		]),
+		"path": ["datasets", i, "legal_basis"],
+	}
+}
+
 # ---------------------------------------------------------------------------
 # Helpers (functions only, so they stay out of the policy's output document).
 
@@ -564,6 +591,11 @@ vulnerable_category(category) if {
 	lower(category) in {"children", "child", "minors", "minor"}
 }
 
+about_children(ds) if {
+	some entry in array.concat(list_of(ds, "vulnerable_subjects"), list_of(ds, "special_categories"))
+	vulnerable_category(entry)
+}
+
 # A declared value that says something: not empty and not a placeholder.
 filled_declaration(value) if {
 	filled_string(value)
@@ -614,10 +646,10 @@ subjects_zone(ds) := zone if {
 	zone := subjects_jurisdiction(declared)
 } else := jurisdiction(ds.region) if filled_string(object.get(ds, "region", null))
 
-subjects_jurisdiction("eea") := "eu"
+subjects_jurisdiction(declared) := "eu" if declared in {"eea", "europe", "eu"}
 
 subjects_jurisdiction(declared) := declared if {
-	declared != "eea"
+	not declared in {"eea", "europe", "eu"}
 	not contains(declared, "-")
 }
 

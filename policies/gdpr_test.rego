@@ -477,3 +477,30 @@ test_no_transfer_for_non_eea_subjects if {
 		with input.environments as []
 		with data.mlci_settings as settings
 }
+
+# MLCI-GDPR-013 children_consent_by_parent
+
+test_children_consent_without_parent_fails if {
+	ds := patched(personal_ds, {"legal_basis": "consent", "vulnerable_subjects": ["children"]})
+	violations := gdpr.children_consent_by_parent with input.datasets as [plain_ds, ds]
+	paths(violations) == {["datasets", 1, "legal_basis"]}
+}
+
+test_children_consent_with_parent_passes if {
+	ds := patched(personal_ds, {"legal_basis": "consent", "vulnerable_subjects": ["children"], "parental_consent": true})
+	count(gdpr.children_consent_by_parent) == 0 with input.datasets as [ds]
+}
+
+test_children_on_other_basis_pass if {
+	ds := patched(personal_ds, {"legal_basis": "public_task", "special_categories": ["children"]})
+	count(gdpr.children_consent_by_parent) == 0 with input.datasets as [ds]
+}
+
+test_subjects_in_europe_are_the_eea if {
+	settings := region_settings
+	ds := patched(personal_ds, {"region": "us-east-1", "data_subjects_region": "europe"})
+	violations := gdpr.transfer_mechanism_required with input.datasets as [ds]
+		with input.environments as []
+		with data.mlci_settings as settings
+	paths(violations) == {["datasets", 0, "region"]}
+}

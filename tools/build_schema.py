@@ -735,6 +735,11 @@ def add_governance(schema: dict, defs: dict) -> None:
                 uniqueItems=True,
                 maxItems=20,
             ),
+            "parental_consent": {
+                "type": "boolean",
+                "default": False,
+                "description": "Whether consent for children's data is given or authorised by the holder of parental responsibility (GDPR Art. 8(1)). Default false.",
+            },
             "data_subjects_region": s(
                 "Where the people the data is about are: a jurisdiction (eu, eea, uk, us...) or a region. Default: the jurisdiction of the dataset's region. Data about people in the EEA processed outside it is a transfer (GDPR Art. 44).",
                 pattern=r"^[a-z]{2,12}(-[a-z0-9]{1,12}){0,3}$",
