@@ -199,7 +199,7 @@ secret_kind(path, value) := kind if {
 	random_looking(token[0])
 }
 
-secret_shapes := `(AKIA|ASIA)[0-9A-Z]{16}|-----BEGIN|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|://[^/@:\s]+:[^/@\s]+@|eyJ[A-Za-z0-9_-]{8,}\.|AccountKey=|SharedAccess(Key|Signature)=|[?&]sig=|hf_[A-Za-z0-9]{30}|sk-|sk_live_|rk_live_|AIza[0-9A-Za-z_-]{35}|npm_[A-Za-z0-9]{36}|pypi-AgE|dapi[0-9a-f]{32}|[Bb]earer [A-Za-z0-9._~+/-]{20}`
+secret_shapes := `(AKIA|ASIA)[0-9A-Z]{16}|-----BEGIN|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|://[^/@:\s]+:[^/@\s]+@|eyJ[A-Za-z0-9_-]{8,}\.|AccountKey=|SharedAccess(Key|Signature)=|[?&]sig=|hf_[A-Za-z0-9]{30}|sk-|sk_live_|rk_live_|AIza[0-9A-Za-z_-]{35}|npm_[A-Za-z0-9]{36}|pypi-AgE|dapi[0-9a-f]{32}|[Bb]earer [A-Za-z0-9._~+/-]{20}|hooks\.slack\.com/|/api/webhooks/`
 
 # Token prefixes must start a word: "risk-model-..." is no OpenAI key.
 boundary := `(^|[^A-Za-z0-9])`
@@ -230,6 +230,8 @@ secret_value_kind(value) := "looks like an AWS access key id" if {
 	regex.match(`AIza[0-9A-Za-z_-]{35}`, value)
 } else := "looks like an npm, PyPI or Databricks token" if {
 	regex.match(concat("", [boundary, `(npm_[A-Za-z0-9]{36}|pypi-AgE[A-Za-z0-9_-]{20,}|dapi[0-9a-f]{32})`]), value)
+} else := "contains a Slack or Discord webhook URL" if {
+	regex.match(`hooks\.slack\.com/(services|workflows)/[A-Za-z0-9/]{20,}|discord(app)?\.com/api/webhooks/[0-9]+/[A-Za-z0-9_-]{20,}`, value)
 } else := "contains a bearer token" if {
 	regex.match(`[Bb]earer [A-Za-z0-9._~+/-]{20,}`, value)
 }
@@ -264,6 +266,12 @@ secret_word_at(words, p) if words[p] in {
 	"apikey", "accesskey", "secretkey", "privatekey", "credential", "credentials", "creds", "bearer",
 }
 
+# Names written without separators: PGPASSWORD, dbpassword, accesstoken, githubtoken.
+secret_word_at(words, p) if {
+	some suffix in ["password", "passwd", "secret", "token", "apikey", "accesskey", "secretkey", "privatekey"]
+	endswith(words[p], suffix)
+}
+
 # pass on its own is a secret only as the last word (DB_PASS, SMTP_PASS), not in
 # pass_rate or pass_at_k.
 secret_word_at(words, p) if {
@@ -277,6 +285,7 @@ secret_word_at(words, p) if {
 	words[p - 1] in {
 		"api", "access", "private", "secret", "account", "signing", "encryption", "master", "client",
 		"shared", "storage", "subscription", "session", "auth", "sas", "license", "service", "admin",
+		"ssh", "gpg", "pgp", "jwt", "hmac", "webhook", "deploy",
 	}
 }
 
@@ -306,12 +315,16 @@ false_friend_after(words, p) if {
 	}
 }
 
-# A string that is a value, not a pointer to one.
+# A string that is a value, not a pointer to one (a reference, or a key file
+# such as keys/deploy.pem or secrets/sa.json).
 literal(value) if {
 	trim_space(value) != ""
 	not reference(value)
+	not key_file(value)
 	not lower(trim_space(value)) in {"true", "false", "none", "null", "yes", "no"}
 }
+
+key_file(value) if regex.match(`^[A-Za-z0-9._~/-]*/?[A-Za-z0-9_.-]+\.(pem|key|json|p12|pfx|crt|cer|der|jks|txt|gpg|asc)$`, value)
 
 # Values that only refer to a secret kept elsewhere.
 reference(value) if regex.match(`^\$\{?[A-Za-z_][A-Za-z0-9_.]*\}?$`, value)

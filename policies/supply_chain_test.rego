@@ -118,6 +118,7 @@ secret_values := [
 	"xoxb-1234567890-abcdefghij",
 	"AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q",
 	"Bearer abcdefghijklmnopqrstuvwxyz012345",
+	"https://hooks.slack.com/services/T0000000/B0000000/XXXXXXXXXXXXXXXXXXXXXXXX",
 ]
 
 test_secret_value_shapes_fail if {
@@ -141,6 +142,8 @@ test_secret_key_names_anywhere_in_the_key_fail if {
 		"DB_PASS": "hunter2",
 		"SMTP_PASSWORD_PROD": "hunter2",
 		"STORAGE_ACCOUNT_KEY": "abc",
+		"PGPASSWORD": "hunter2",
+		"SSH_KEY": "AAAAB3NzaC1yc2E",
 	}
 	violations := supply_chain.no_secrets_in_spec with input.ci as {"env": env}
 		with input.training as patched(training, {"params": {"db": {"dbPassword": "hunter2", "github_token": "x"}}})
@@ -150,6 +153,8 @@ test_secret_key_names_anywhere_in_the_key_fail if {
 		["ci", "env", "DB_PASS"],
 		["ci", "env", "SMTP_PASSWORD_PROD"],
 		["ci", "env", "STORAGE_ACCOUNT_KEY"],
+		["ci", "env", "PGPASSWORD"],
+		["ci", "env", "SSH_KEY"],
 		["training", "params", "db", "dbPassword"],
 		["training", "params", "db", "github_token"],
 	}
@@ -175,6 +180,9 @@ test_false_friends_pass if {
 		"run_name": "nightly-2026-11-30T02-00-00",
 		"digest": "b7a037690ad9ae9d84c95fe5767ac73cc890b5ac90024bc8d6cfa48538a8001c",
 		"task": "risk-model-scoring-for-applications-v2",
+		"ssh_key": "keys/deploy.pem",
+		"service_account_key": "secrets/sa.json",
+		"compass_heading": "north",
 	}
 	count(supply_chain.no_secrets_in_spec) == 0 with input.training as patched(training, {"params": params})
 }
