@@ -365,6 +365,34 @@ children_consent_by_parent contains violation if {
 	}
 }
 
+# METADATA
+# title: Personal data is fetched over an encrypted channel
+# description: >-
+#   A dataset with personal data must not be read from a plain-text source: its
+#   uri must not use http:// or ftp:// (use https://, s3://, gs://, a path in the
+#   repository...).
+# custom:
+#   id: MLCI-GDPR-014
+#   severity: high
+#   controls:
+#     - GDPR Art. 32(1)(a)
+#     - GDPR Art. 5(1)(f)
+#     - CWE-319
+#   remediation: Serve the dataset over https (or from object storage with TLS) and update its uri.
+personal_data_encrypted_in_transit contains violation if {
+	some i, ds in input.datasets
+	personal(ds)
+	uri := ds.uri
+	is_string(uri)
+	scheme := lower(split(trim_space(uri), "://")[0])
+	scheme in {"http", "ftp"}
+	contains(uri, "://")
+	violation := {
+		"msg": concat("", ["Dataset '", label(ds, i), "' holds personal data but is read over plain ", scheme, " (", scheme, "://)"]),
+		"path": ["datasets", i, "uri"],
+	}
+}
+
 # ---------------------------------------------------------------------------
 # Helpers (functions only, so they stay out of the policy's output document).
 

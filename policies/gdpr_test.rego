@@ -504,3 +504,13 @@ test_subjects_in_europe_are_the_eea if {
 		with data.mlci_settings as settings
 	paths(violations) == {["datasets", 0, "region"]}
 }
+
+# MLCI-GDPR-014 personal_data_encrypted_in_transit
+
+test_personal_data_over_http_fails if {
+	ds := patched(personal_ds, {"uri": "HTTP://exports.bank.internal/customers.csv"})
+	tls := patched(personal_ds, {"uri": "https://exports.bank.internal/customers.csv"})
+	plain := patched(plain_ds, {"uri": "http://archive.ics.uci.edu/iris.data"})
+	violations := gdpr.personal_data_encrypted_in_transit with input.datasets as [tls, plain, ds]
+	paths(violations) == {["datasets", 2, "uri"]}
+}

@@ -11,8 +11,8 @@ import rego.v1
 # METADATA
 # title: Container images are pinned by digest
 # description: >-
-#   The training image (training.image) and the serving image (serving.image),
-#   where given, must be pinned by digest
+#   The training image (training.image), the serving image (serving.image) and
+#   the image of the CI jobs (ci.image), where given, must be pinned by digest
 #   (name@sha256 followed by 64 hex digits); a tag such as latest or 3.11 can be
 #   moved to different content at any time.
 # custom:
@@ -23,7 +23,7 @@ import rego.v1
 #     - CWE-494
 #   remediation: Append the image's digest (docker buildx imagetools inspect IMAGE shows it) as IMAGE@sha256:<digest>.
 images_pinned_by_digest contains violation if {
-	some path in [["training", "image"], ["serving", "image"]]
+	some path in [["training", "image"], ["serving", "image"], ["ci", "image"]]
 	image := object.get(input, path, null)
 	image != null
 	not digest_pinned(image)

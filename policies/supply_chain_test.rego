@@ -251,3 +251,9 @@ test_registry_http_fails if {
 	violations := supply_chain.registry_uses_tls with input.model as {"registry": "HTTP://mlflow.example.com"}
 	paths(violations) == {["model", "registry"]}
 }
+
+test_ci_image_without_digest_fails if {
+	violations := supply_chain.images_pinned_by_digest with input.ci as {"image": "python:3.11"}
+		with input.training as patched(training, {})
+	paths(violations) == {["ci", "image"]}
+}
