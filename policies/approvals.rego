@@ -42,9 +42,12 @@ production_approvals_required contains violation if {
 # METADATA
 # title: Production lists enough distinct approvers
 # description: >-
-#   Every production-tier environment must list at least as many distinct approvers
-#   as it requires, and never fewer than the organisation's minimum, otherwise the
-#   approval can never be given or falls to a single person.
+#   Every production-tier environment must list at least as many distinct people as
+#   approvers as it requires, and never fewer than the organisation's minimum,
+#   otherwise the approval can never be given or falls to a single person. People are
+#   compared case-folded and trimmed; a login and its e-mail address (from the people
+#   directory - settings people or governance.people, login to e-mail - or an e-mail
+#   whose local part is the login) are one person.
 # custom:
 #   id: MLCI-APR-002
 #   severity: high
@@ -70,9 +73,11 @@ production_approvers_listed contains violation if {
 # METADATA
 # title: Approvers are independent of the model's owners and authors
 # description: >-
-#   The approvers of a production-tier environment (or of any environment that
-#   declares separation_of_duties) must not be among project.owners or
-#   project.authors - nobody approves their own model.
+#   When an environment separates duties (approvals.separation_of_duties, true by
+#   default in every environment, as the schema says), its approvers must not be
+#   among project.owners or project.authors - nobody approves their own model.
+#   People are compared case-folded and trimmed, and a login is the same person as
+#   its e-mail address (people directory or e-mail local part).
 # custom:
 #   id: MLCI-APR-003
 #   severity: high
@@ -83,9 +88,10 @@ production_approvers_listed contains violation if {
 approvers_independent contains violation if {
 	some j, env in input.environments
 	duties_separated(env)
-	makers := project_people(input)
 	some k, approver in env.approvals.approvers
-	approver in makers
+	is_string(approver)
+	some maker in project_people(input)
+	same_person(approver, maker)
 	violation := {
 		"msg": concat("", [
 			"Approver '", str(approver), "' of environment '", env_label(env, j),
@@ -212,9 +218,15 @@ staged_before(environments, j) if {
 	staging(env)
 }
 
+# The schema's default for approvals.separation_of_duties is true, in every
+# environment: only an explicit false switches it off (and MLCI-APR-004 refuses
+# that in production).
 duties_separated(env) if production(env)
 
-duties_separated(env) if env.approvals.separation_of_duties == true
+duties_separated(env) if {
+	is_object(env)
+	object.get(env, ["approvals", "separation_of_duties"], true) != false
+}
 
 env_label(env, j) := name if {
 	name := env.name
@@ -234,13 +246,59 @@ shown(value) := str(value) if value != null
 
 shown(null) := "no"
 
-distinct_approvers(env) := {approver |
-	some approver in env.approvals.approvers
+# One entry per distinct person among the approvers: an approver counts unless an
+# earlier one is the same person.
+# (Comprehensions bind `some i` and index, never `some i, x in`: regopy 1.5.2
+# refuses the two-variable form inside a multi-line comprehension.)
+distinct_approvers(env) := {i |
+	some i
+	approver := env.approvals.approvers[i]
 	is_string(approver)
+	not same_as_earlier(env.approvals.approvers, i)
+}
+
+same_as_earlier(people, i) if {
+	some j, other in people
+	j < i
+	is_string(other)
+	same_person(people[i], other)
 }
 
 # The owners and authors of the project.
 project_people(spec) := {person |
 	some key in ["owners", "authors"]
 	some person in object.get(spec, ["project", key], [])
+	is_string(person)
+}
+
+# ---------------------------------------------------------------------------
+# Identities. Two names are one person when they share a key: the name
+# case-folded and trimmed, the e-mail the people directory gives it (or the
+# logins it gives that e-mail), and the local part of any e-mail among those.
+# The directory is the union of settings people and the spec's governance.people
+# (login -> e-mail): an entry can only join names into one person, never split
+# them, so a spec cannot weaken a check with its own directory.
+
+same_person(a, b) if {
+	some key in identity_keys(a)
+	key in identity_keys(b)
+}
+
+normal_identity(name) := lower(trim_space(name))
+
+# [login, e-mail] pairs of the people directory, normalised.
+people_directory(spec) := {[normal_identity(login), normal_identity(email)] |
+	some source in [setting("people", {}), object.get(spec, ["governance", "people"], {})]
+	is_object(source)
+	some login
+	email := source[login]
+	is_string(login)
+	is_string(email)
+}
+
+identity_keys(name) := aliases | local_parts if {
+	n := normal_identity(name)
+	pairs := people_directory(input)
+	aliases := ({n} | {email | some pair in pairs; pair[0] == n; email := pair[1]}) | {login | some pair in pairs; pair[1] == n; login := pair[0]}
+	local_parts := {split(alias, "@")[0] | some alias in aliases; contains(alias, "@")}
 }

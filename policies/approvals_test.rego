@@ -89,6 +89,24 @@ test_production_approvers_missing_fails if {
 	paths(violations) == {["environments", 1, "approvals", "approvers"]}
 }
 
+test_production_approvers_same_person_twice_fails if {
+	env := with_approvals(production_env, {"approvers": ["Carol", "carol "]})
+	violations := approvals.production_approvers_listed with input.environments as [staging_env, env]
+	paths(violations) == {["environments", 1, "approvals", "approvers"]}
+}
+
+test_production_approvers_login_and_e_mail_fails if {
+	env := with_approvals(production_env, {"approvers": ["erin", "d.smith@bank.example"]})
+	violations := approvals.production_approvers_listed with input.environments as [staging_env, env]
+		with data.mlci_settings as {"people": {"erin": "d.smith@bank.example"}}
+	paths(violations) == {["environments", 1, "approvals", "approvers"]}
+}
+
+test_production_approvers_distinct_e_mails_pass if {
+	env := with_approvals(production_env, {"approvers": ["carol@bank.example", "dave@bank.example"]})
+	count(approvals.production_approvers_listed) == 0 with input.environments as [staging_env, env]
+}
+
 # MLCI-APR-003 approvers_independent
 
 test_approvers_independent_passes if {
@@ -113,11 +131,66 @@ test_approver_is_owner_in_staging_with_separation_fails if {
 	paths(violations) == {["environments", 0, "approvals", "approvers", 0]}
 }
 
-test_approver_is_owner_in_staging_without_separation_passes if {
-	env := patched(staging_env, {"approvals": {"required": 1, "approvers": ["alice"]}})
+test_approver_is_owner_in_staging_separation_off_passes if {
+	env := patched(staging_env, {"approvals": {"required": 1, "approvers": ["alice"], "separation_of_duties": false}})
 	proj := project
 	count(approvals.approvers_independent) == 0 with input.project as proj
 		with input.environments as [env, production_env]
+}
+
+# The schema's default (true) applies in every environment, not only production.
+test_approver_is_owner_in_staging_by_default_fails if {
+	env := patched(staging_env, {"approvals": {"required": 1, "approvers": ["alice"]}})
+	proj := project
+	violations := approvals.approvers_independent with input.project as proj
+		with input.environments as [env, production_env]
+	paths(violations) == {["environments", 0, "approvals", "approvers", 0]}
+}
+
+test_approver_differs_only_in_case_and_spaces_fails if {
+	env := with_approvals(production_env, {"approvers": ["carol", " Bob "]})
+	proj := project
+	violations := approvals.approvers_independent with input.project as proj
+		with input.environments as [staging_env, env]
+	paths(violations) == {["environments", 1, "approvals", "approvers", 1]}
+}
+
+test_approver_is_the_e_mail_of_an_author_fails if {
+	env := with_approvals(production_env, {"approvers": ["Bob@Bank.example", "carol"]})
+	proj := project
+	violations := approvals.approvers_independent with input.project as proj
+		with input.environments as [staging_env, env]
+	paths(violations) == {["environments", 1, "approvals", "approvers", 0]}
+}
+
+test_approver_mapped_by_settings_directory_fails if {
+	env := with_approvals(production_env, {"approvers": ["carol", "r.builder@bank.example"]})
+	proj := project
+	violations := approvals.approvers_independent with input.project as proj
+		with input.environments as [staging_env, env]
+		with data.mlci_settings as {"people": {"BOB": "R.Builder@bank.example"}}
+	paths(violations) == {["environments", 1, "approvals", "approvers", 1]}
+}
+
+test_approver_mapped_by_spec_directory_fails if {
+	env := with_approvals(production_env, {"approvers": ["carol", "r.builder@bank.example"]})
+	proj := project
+	violations := approvals.approvers_independent with input.project as proj
+		with input.environments as [staging_env, env]
+		with input.governance as {"people": {"bob": "r.builder@bank.example"}}
+	paths(violations) == {["environments", 1, "approvals", "approvers", 1]}
+}
+
+# A spec's directory only joins names: mapping an author elsewhere does not free the
+# e-mail the settings give them.
+test_spec_directory_cannot_split_a_person if {
+	env := with_approvals(production_env, {"approvers": ["carol", "r.builder@bank.example"]})
+	proj := project
+	violations := approvals.approvers_independent with input.project as proj
+		with input.environments as [staging_env, env]
+		with input.governance as {"people": {"bob": "someone.else@bank.example"}}
+		with data.mlci_settings as {"people": {"bob": "r.builder@bank.example"}}
+	paths(violations) == {["environments", 1, "approvals", "approvers", 1]}
 }
 
 # MLCI-APR-004 separation_of_duties_enforced

@@ -89,16 +89,18 @@ retention_period_bounded contains violation if {
 # description: >-
 #   A dataset with personal data must declare its region, and every environment
 #   that serves the model (and the training job, if it names a region) must run in
-#   the same jurisdiction - eu-* and europe-* regions are the EU. When settings list
+#   the same jurisdiction (settings jurisdictions map AWS, GCP and Azure regions to
+#   theirs; other eu-* and europe-* regions are the EU). When settings list
 #   allowed_regions for the jurisdiction, only those regions (or the dataset's own
-#   region) are allowed.
+#   region) are allowed. A place outside is allowed when the dataset declares a
+#   transfer_mechanism that covers it (see MLCI-GDPR-012).
 # custom:
 #   id: MLCI-GDPR-004
 #   severity: high
 #   controls:
 #     - GDPR Art. 44
 #     - GDPR Art. 46
-#   remediation: Deploy and train in a region of the dataset's jurisdiction that your settings allow, or document a transfer mechanism and record a waiver.
+#   remediation: Deploy and train in a region of the dataset's jurisdiction that your settings allow, or declare the dataset's transfer_mechanism (GDPR Art. 45-49).
 personal_data_region_restricted contains violation if {
 	some i, ds in input.datasets
 	personal(ds)
@@ -135,13 +137,17 @@ pseudonymisation_required contains violation if {
 # title: High-risk processing has a DPIA
 # description: >-
 #   A data protection impact assessment must be referenced in governance.dpia when
-#   the project's governance.risk is high (or unacceptable) or when a dataset
-#   declares sensitive attributes.
+#   the project's governance.risk is high, when governance.ai_act.risk_class is
+#   high, or when a dataset declares sensitive attributes, special categories of
+#   data (special_categories: health, biometric, genetic...) or vulnerable data
+#   subjects (vulnerable_subjects, such as children).
 # custom:
 #   id: MLCI-GDPR-006
 #   severity: high
 #   controls:
 #     - GDPR Art. 35
+#     - GDPR Art. 9
+#     - GDPR Art. 8
 #   remediation: Carry out a DPIA and put its reference in governance.dpia.
 dpia_required contains violation if {
 	reasons := dpia_triggers(input)
@@ -201,8 +207,9 @@ erasure_procedure_required contains violation if {
 # METADATA
 # title: The personal-data flag matches the declared fields
 # description: >-
-#   A dataset that lists PII fields or sensitive attributes holds personal data and
-#   must not declare personal_data false; the flag drives every other GDPR check.
+#   A dataset that lists PII fields, sensitive attributes, special categories or
+#   vulnerable subjects holds personal data and must not declare personal_data
+#   false; the flag drives every other GDPR check.
 # custom:
 #   id: MLCI-GDPR-009
 #   severity: high
@@ -213,7 +220,7 @@ erasure_procedure_required contains violation if {
 personal_data_flag_consistent contains violation if {
 	some i, ds in input.datasets
 	ds.personal_data == false
-	declared := array.concat(list_of(ds, "pii_fields"), list_of(ds, "sensitive_attributes"))
+	declared := personal_declarations(ds)
 	count(declared) > 0
 	violation := {
 		"msg": concat("", [
@@ -221,6 +228,168 @@ personal_data_flag_consistent contains violation if {
 			concat(", ", [str(f) | some f in declared]), ")",
 		]),
 		"path": ["datasets", i, "personal_data"],
+	}
+}
+
+# METADATA
+# title: Special categories of data have an Art. 9(2) condition
+# description: >-
+#   A dataset that declares special categories of personal data (special_categories:
+#   health, biometric, genetic, racial_or_ethnic_origin, political_opinions,
+#   religious_or_philosophical_beliefs, trade_union_membership,
+#   sex_life_or_sexual_orientation, or criminal_convictions under Art. 10) may only
+#   be processed under one of the conditions of GDPR Art. 9(2), which it must name in
+#   special_category_condition (explicit_consent, employment_social_security,
+#   vital_interests, not_for_profit_body, made_public_by_data_subject, legal_claims,
+#   substantial_public_interest, health_or_social_care, public_health,
+#   archiving_research_statistics). Children alone (a vulnerable subject, Art. 8) need
+#   no Art. 9(2) condition.
+# custom:
+#   id: MLCI-GDPR-010
+#   severity: critical
+#   controls:
+#     - GDPR Art. 9(1)
+#     - GDPR Art. 9(2)
+#     - GDPR Art. 10
+#   remediation: Set the dataset's special_category_condition to the Art. 9(2) condition your record of processing names, or stop processing the special categories.
+special_category_condition_required contains violation if {
+	some i, ds in input.datasets
+	categories := [c | some c in list_of(ds, "special_categories"); not vulnerable_category(c)]
+	count(categories) > 0
+	condition := object.get(ds, "special_category_condition", null)
+	not filled_declaration(condition)
+	violation := {
+		"msg": concat("", [
+			"Dataset '", label(ds, i), "' holds special categories of data (", concat(", ", [str(c) | some c in categories]),
+			") but names no GDPR Art. 9(2) condition (special_category_condition)",
+		]),
+		"path": ["datasets", i, "special_categories"],
+	}
+}
+
+# METADATA
+# title: Fields that look like special categories are declared as such
+# description: >-
+#   A PII field or sensitive attribute whose name says it holds a special category
+#   of data (health, diagnosis, medication, disability, pregnancy, biometric,
+#   fingerprint, face embedding, genetic, DNA, race, ethnicity, religion, political
+#   opinion, trade union, sexual orientation, criminal record...) makes its dataset
+#   one with special categories: the dataset must list them in special_categories,
+#   so that the Art. 9 and DPIA obligations apply.
+# custom:
+#   id: MLCI-GDPR-011
+#   severity: high
+#   controls:
+#     - GDPR Art. 9(1)
+#     - GDPR Art. 30(1)(c)
+#   remediation: Add the special category this field holds to the dataset's special_categories (and its Art. 9(2) condition), or drop the field.
+special_category_fields_declared contains violation if {
+	some i, ds in input.datasets
+	count([c | some c in list_of(ds, "special_categories"); not vulnerable_category(c)]) == 0
+	some key in ["pii_fields", "sensitive_attributes"]
+	some k, field in list_of(ds, key)
+	is_string(field)
+	category := special_category_of(field)
+	violation := {
+		"msg": concat("", [
+			"Dataset '", label(ds, i), "' lists ", key, " '", field, "', which looks like ", category,
+			" data (a special category), but declares no special_categories",
+		]),
+		"path": ["datasets", i, key, k],
+	}
+}
+
+# METADATA
+# title: Transfers of personal data out of the EEA have a mechanism
+# description: >-
+#   Personal data about data subjects in the EEA (a dataset's data_subjects_region,
+#   else the jurisdiction of its own region) that is stored, trained on or served in
+#   a region outside the EEA is transferred there, whatever region the dataset
+#   itself names. The dataset must declare its transfer_mechanism under GDPR Chapter V:
+#   adequacy_decision (Art. 45, only towards the settings' adequate_jurisdictions),
+#   standard_contractual_clauses, binding_corporate_rules, approved_code_of_conduct,
+#   approved_certification, ad_hoc_contractual_clauses (Art. 46-47) or an Art. 49
+#   derogation. Places that MLCI-GDPR-004 already reports are not reported twice.
+# custom:
+#   id: MLCI-GDPR-012
+#   severity: high
+#   controls:
+#     - GDPR Art. 44
+#     - GDPR Art. 45
+#     - GDPR Art. 46
+#     - GDPR Art. 49
+#   remediation: Process the data in the EEA, or put the transfer on a Chapter V basis (for example standard contractual clauses with a transfer impact assessment) and declare it in the dataset's transfer_mechanism.
+transfer_mechanism_required contains violation if {
+	some i, ds in input.datasets
+	personal(ds)
+	eea(subjects_zone(ds))
+	some place in processing_places(ds, i, input)
+	is_string(place.region)
+	not eea(jurisdiction(place.region))
+	not transfer_covered(ds, place.region)
+	not residency_reported(ds, place.region)
+	violation := {
+		"msg": concat("", [
+			"Dataset '", label(ds, i), "' holds personal data about data subjects in the EEA but ",
+			place.what, " ", where_msg(place.region), ", outside the EEA, and it declares ",
+			transfer_msg(ds, place.region),
+		]),
+		"path": place.path,
+	}
+}
+
+# METADATA
+# title: Children's consent is given or authorised by a parent
+# description: >-
+#   A dataset about children (vulnerable_subjects or special_categories listing
+#   children) whose legal basis is consent must declare parental_consent true: a
+#   child's consent to an online service is lawful only when given or authorised
+#   by the holder of parental responsibility (GDPR Art. 8(1)).
+# custom:
+#   id: MLCI-GDPR-013
+#   severity: high
+#   controls:
+#     - GDPR Art. 8(1)
+#     - GDPR Art. 8(2)
+#   remediation: Collect and verify the consent of the holder of parental responsibility and set the dataset's parental_consent to true, or use another legal basis.
+children_consent_by_parent contains violation if {
+	some i, ds in input.datasets
+	about_children(ds)
+	ds.legal_basis == "consent"
+	not ds.parental_consent == true
+	violation := {
+		"msg": concat("", [
+			"Dataset '", label(ds, i), "' relies on the consent of children but does not declare that a parent gave or authorised it (parental_consent)",
+		]),
+		"path": ["datasets", i, "legal_basis"],
+	}
+}
+
+# METADATA
+# title: Personal data is fetched over an encrypted channel
+# description: >-
+#   A dataset with personal data must not be read from a plain-text source: its
+#   uri must not use http:// or ftp:// (use https://, s3://, gs://, a path in the
+#   repository...).
+# custom:
+#   id: MLCI-GDPR-014
+#   severity: high
+#   controls:
+#     - GDPR Art. 32(1)(a)
+#     - GDPR Art. 5(1)(f)
+#     - CWE-319
+#   remediation: Serve the dataset over https (or from object storage with TLS) and update its uri.
+personal_data_encrypted_in_transit contains violation if {
+	some i, ds in input.datasets
+	personal(ds)
+	uri := ds.uri
+	is_string(uri)
+	scheme := lower(split(trim_space(uri), "://")[0])
+	scheme in {"http", "ftp"}
+	contains(uri, "://")
+	violation := {
+		"msg": concat("", ["Dataset '", label(ds, i), "' holds personal data but is read over plain ", scheme, " (", scheme, "://)"]),
+		"path": ["datasets", i, "uri"],
 	}
 }
 
@@ -248,6 +417,16 @@ personal(ds) if ds.personal_data == true
 personal(ds) if count(list_of(ds, "pii_fields")) > 0
 
 personal(ds) if count(list_of(ds, "sensitive_attributes")) > 0
+
+personal(ds) if count(list_of(ds, "special_categories")) > 0
+
+personal(ds) if count(list_of(ds, "vulnerable_subjects")) > 0
+
+# Everything a dataset declares that makes it personal data.
+personal_declarations(ds) := array.concat(
+	array.concat(list_of(ds, "pii_fields"), list_of(ds, "sensitive_attributes")),
+	array.concat(list_of(ds, "special_categories"), list_of(ds, "vulnerable_subjects")),
+)
 
 list_of(obj, key) := value if {
 	value := obj[key]
@@ -313,13 +492,19 @@ retention_msg(name, value) := concat("", [
 	"', which is not an ISO-8601 duration such as P2Y, P18M or P365D",
 ]) if value != null
 
-# The jurisdiction of a region: the settings list that names it, else eu for eu-*
-# and europe-*, else the region's first dash-separated word (us, ap, asia...).
+# (The lists are array comprehensions on one line: regopy 1.5.2 loses the
+# first item of sort(set) built by a function, and finds nothing when a multi-line
+# comprehension binds an object's key with `some z; x := obj[z]`.)
+# The jurisdiction of a region: the settings jurisdictions list that names it
+# (AWS, GCP and Azure regions: eu-west-2 is uk, eu-central-2 ch, westeurope eu),
+# else the allowed_regions list that names it, else eu for eu-* and europe-*, else
+# the region's first dash-separated word (us, ap, asia...).
 jurisdiction(region) := zone if {
-	zones := {z |
-		some z
-		setting("allowed_regions", {})[z][_] == region
-	}
+	zones := [z | some z in object.keys(setting("jurisdictions", {})); region in setting("jurisdictions", {})[z]]
+	count(zones) > 0
+	zone := sort(zones)[0]
+} else := zone if {
+	zones := [z | some z in object.keys(setting("allowed_regions", {})); region in setting("allowed_regions", {})[z]]
 	count(zones) > 0
 	zone := sort(zones)[0]
 } else := "eu" if {
@@ -362,6 +547,7 @@ region_violations(ds, i, spec) := {violation |
 	zone := jurisdiction(home)
 	some place in compute_locations(spec)
 	not region_allowed(place.region, home, zone)
+	not transfer_covered(ds, place.region)
 	violation := {
 		"msg": concat("", [
 			"Dataset '", label(ds, i), "' holds personal data in ", home, " (", zone, ") but ",
@@ -390,15 +576,23 @@ compute_locations(spec) := environments | training if {
 	}
 }
 
-dpia_triggers(spec) := risk | attributes if {
-	risk := {concat("", ["governance.risk is ", level]) |
-		level := spec.governance.risk
-		level in {"high", "unacceptable"}
-	}
+dpia_triggers(spec) := ((risk | ai_act) | attributes) | (categories | vulnerable) if {
+	risk := {"governance.risk is high" | spec.governance.risk == "high"}
+	ai_act := {"governance.ai_act.risk_class is high" | spec.governance.ai_act.risk_class == "high"}
 	attributes := {concat("", ["dataset '", label(ds, i), "' declares sensitive attributes"]) |
 		some i
 		ds := spec.datasets[i]
 		count(list_of(ds, "sensitive_attributes")) > 0
+	}
+	categories := {concat("", ["dataset '", label(ds, i), "' holds special categories of data"]) |
+		some i
+		ds := spec.datasets[i]
+		count(list_of(ds, "special_categories")) > 0
+	}
+	vulnerable := {concat("", ["dataset '", label(ds, i), "' is about vulnerable data subjects"]) |
+		some i
+		ds := spec.datasets[i]
+		count(list_of(ds, "vulnerable_subjects")) > 0
 	}
 }
 
@@ -414,3 +608,109 @@ logs_protected(field, protected) if {
 	field == "*"
 	count(protected) > 0
 }
+
+# ---------------------------------------------------------------------------
+# Special categories (Art. 9, 10) and vulnerable subjects (Art. 8).
+
+# Entries of special_categories that name vulnerable subjects rather than an
+# Art. 9 category: they need a DPIA, not an Art. 9(2) condition.
+vulnerable_category(category) if {
+	is_string(category)
+	lower(category) in {"children", "child", "minors", "minor"}
+}
+
+about_children(ds) if {
+	some entry in array.concat(list_of(ds, "vulnerable_subjects"), list_of(ds, "special_categories"))
+	vulnerable_category(entry)
+}
+
+# A declared value that says something: not empty and not a placeholder.
+filled_declaration(value) if {
+	filled_string(value)
+	not lower(trim_space(value)) in {"none", "n/a", "na", "tbd", "todo", "unknown", "-", "null", "false", "no"}
+}
+
+# The special category a field name points at: the first of the patterns that
+# matches the lower-cased name (stems, or whole words between non-letters).
+special_category_of(field) := category if {
+	name := lower(field)
+	categories := [pair[1] |
+		some pair in special_category_patterns
+		regex.match(pair[0], name)
+		not regex.match(pair[2], name)
+	]
+	count(categories) > 0
+	category := categories[0]
+}
+
+# [pattern, category, exception]: device and key fingerprints are not biometric.
+special_category_patterns := [
+	[
+		`health|diagnos|medic(al|ation|ine)|patholog|symptom|disabilit|pregnan|prescription|illness|disease|allerg|vaccin|psychiatr|(^|[^a-z])(hiv|bmi|icd_?1[01]|blood_?(type|group|pressure|sugar))([^a-z]|$)`,
+		"health", `^$`,
+	],
+	[
+		`biometric|face_?(print|embedding|encoding|template|geometry)|voice_?print|retina|iris_?(scan|template|code)|palm_?print|fingerprint`,
+		"biometric", `(device|browser|file|key|tls|ssh|cert|host|client)_?fingerprint`,
+	],
+	[`genetic|genom|genotyp|(^|[^a-z])dna([^a-z]|$)`, "genetic", `^$`],
+	[`ethnic|racial|(^|[^a-z])race([^a-z]|$)`, "racial or ethnic origin", `^$`],
+	[`religio|(^|[^a-z])(faith|belief|beliefs)([^a-z]|$)`, "religious or philosophical belief", `^$`],
+	[`politic`, "political opinion", `^$`],
+	[`trade_?union|union_?member`, "trade union membership", `^$`],
+	[`sexual|sex_?life`, "sex life or sexual orientation", `^$`],
+	[`criminal|conviction|(^|[^a-z])(offence|offense|offences|offenses)([^a-z]|$)`, "criminal conviction", `^$`],
+]
+
+# ---------------------------------------------------------------------------
+# Transfers (Art. 44-49).
+
+eea(zone) if zone in setting("eea_jurisdictions", ["eu"])
+
+# Where the data subjects are: data_subjects_region (a jurisdiction such as eu,
+# eea or uk, or a region), else the jurisdiction of the dataset's region.
+subjects_zone(ds) := zone if {
+	declared := lower(trim_space(ds.data_subjects_region))
+	zone := subjects_jurisdiction(declared)
+} else := jurisdiction(ds.region) if filled_string(object.get(ds, "region", null))
+
+subjects_jurisdiction(declared) := "eu" if declared in {"eea", "europe", "eu"}
+
+subjects_jurisdiction(declared) := declared if {
+	not declared in {"eea", "europe", "eu"}
+	not contains(declared, "-")
+}
+
+subjects_jurisdiction(declared) := jurisdiction(declared) if contains(declared, "-")
+
+# Where personal data of dataset ds is processed: where it is stored, and where the
+# model is trained and served.
+processing_places(ds, i, spec) := storage | compute_locations(spec) if {
+	storage := {place |
+		region := ds.region
+		place := {"what": "its storage", "region": region, "path": ["datasets", i, "region"]}
+	}
+}
+
+transfer_covered(ds, _) if {
+	mechanism := ds.transfer_mechanism
+	filled_declaration(mechanism)
+	mechanism != "adequacy_decision"
+}
+
+transfer_covered(ds, region) if {
+	ds.transfer_mechanism == "adequacy_decision"
+	jurisdiction(region) in setting("adequate_jurisdictions", [])
+}
+
+# MLCI-GDPR-004 reports the places outside the dataset's own jurisdiction.
+residency_reported(ds, region) if {
+	home := ds.region
+	filled_string(home)
+	not region_allowed(region, home, jurisdiction(home))
+}
+
+transfer_msg(ds, region) := "no adequacy decision for it" if {
+	ds.transfer_mechanism == "adequacy_decision"
+	not jurisdiction(region) in setting("adequate_jurisdictions", [])
+} else := "no transfer mechanism (transfer_mechanism)"

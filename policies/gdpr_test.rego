@@ -297,3 +297,220 @@ test_personal_data_flag_false_with_sensitive_attributes_fails if {
 	violations := gdpr.personal_data_flag_consistent with input.datasets as [ds]
 	paths(violations) == {["datasets", 0, "personal_data"]}
 }
+
+# Jurisdictions of AWS, GCP and Azure regions (settings jurisdictions).
+
+region_settings := {
+	"jurisdictions": {
+		"eu": ["eu-central-1", "westeurope", "germanywestcentral"],
+		"uk": ["eu-west-2", "uksouth"],
+		"ch": ["eu-central-2"],
+		"us": ["us-east-1", "eastus2"],
+	},
+	"eea_jurisdictions": ["eu"],
+	"adequate_jurisdictions": ["ch", "uk"],
+}
+
+test_jurisdiction_of_listed_and_unlisted_regions if {
+	settings := region_settings
+	gdpr.jurisdiction("westeurope") == "eu" with data.mlci_settings as settings
+	gdpr.jurisdiction("eu-west-2") == "uk" with data.mlci_settings as settings
+	gdpr.jurisdiction("eu-central-2") == "ch" with data.mlci_settings as settings
+	gdpr.jurisdiction("eastus2") == "us" with data.mlci_settings as settings
+	gdpr.jurisdiction("europe-west4") == "eu" with data.mlci_settings as settings
+	gdpr.jurisdiction("ap-south-1") == "ap" with data.mlci_settings as settings
+}
+
+test_region_london_is_not_the_eu if {
+	settings := region_settings
+	envs := [{"name": "production", "tier": "production", "region": "eu-west-2"}]
+	violations := gdpr.personal_data_region_restricted with input.datasets as [patched(personal_ds, {"region": "eu-central-1"})]
+		with input.environments as envs
+		with data.mlci_settings as settings
+	paths(violations) == {["environments", 0, "region"]}
+}
+
+test_region_outside_with_transfer_mechanism_passes if {
+	settings := region_settings
+	envs := [{"name": "production", "tier": "production", "region": "us-east-1"}]
+	ds := patched(personal_ds, {"region": "eu-central-1", "transfer_mechanism": "standard_contractual_clauses"})
+	count(gdpr.personal_data_region_restricted) == 0 with input.datasets as [ds]
+		with input.environments as envs
+		with data.mlci_settings as settings
+}
+
+test_training_region_is_checked if {
+	settings := region_settings
+	violations := gdpr.personal_data_region_restricted with input.datasets as [patched(personal_ds, {"region": "westeurope"})]
+		with input.environments as []
+		with input.training as {"region": "eastus2"}
+		with data.mlci_settings as settings
+	paths(violations) == {["training", "region"]}
+}
+
+# MLCI-GDPR-006 dpia_required: special categories, vulnerable subjects, AI Act class
+
+test_dpia_for_special_categories_and_children if {
+	ds1 := patched(personal_ds, {"special_categories": ["health"]})
+	ds2 := patched(personal_ds, {"vulnerable_subjects": ["children"]})
+	gov := {"risk": "limited"}
+	violations := gdpr.dpia_required with input.datasets as [ds1, ds2] with input.governance as gov
+	some v in violations
+	contains(v.msg, "special categories")
+	contains(v.msg, "vulnerable data subjects")
+}
+
+test_dpia_for_high_risk_ai_act_class if {
+	gov := {"risk": "limited", "ai_act": {"risk_class": "high"}}
+	violations := gdpr.dpia_required with input.datasets as [plain_ds] with input.governance as gov
+	paths(violations) == {["governance", "dpia"]}
+}
+
+test_dpia_not_needed_for_minimal_risk_plain_data if {
+	gov := {"risk": "minimal"}
+	count(gdpr.dpia_required) == 0 with input.datasets as [plain_ds] with input.governance as gov
+}
+
+# MLCI-GDPR-010 special_category_condition_required
+
+test_special_category_with_condition_passes if {
+	ds := patched(personal_ds, {"special_categories": ["health"], "special_category_condition": "explicit_consent"})
+	count(gdpr.special_category_condition_required) == 0 with input.datasets as [ds]
+}
+
+test_special_category_without_condition_fails if {
+	ds := patched(personal_ds, {"special_categories": ["biometric"]})
+	violations := gdpr.special_category_condition_required with input.datasets as [plain_ds, ds]
+	paths(violations) == {["datasets", 1, "special_categories"]}
+}
+
+test_special_category_placeholder_condition_fails if {
+	ds := patched(personal_ds, {"special_categories": ["genetic"], "special_category_condition": "TBD"})
+	violations := gdpr.special_category_condition_required with input.datasets as [ds]
+	paths(violations) == {["datasets", 0, "special_categories"]}
+}
+
+test_children_alone_need_no_art9_condition if {
+	ds := patched(personal_ds, {"special_categories": ["children"]})
+	count(gdpr.special_category_condition_required) == 0 with input.datasets as [ds]
+}
+
+test_special_categories_make_data_personal if {
+	ds := {"name": "scans", "personal_data": false, "special_categories": ["health"]}
+	violations := gdpr.personal_data_flag_consistent with input.datasets as [ds]
+	paths(violations) == {["datasets", 0, "personal_data"]}
+}
+
+# MLCI-GDPR-011 special_category_fields_declared
+
+test_fields_that_look_like_special_categories_fail if {
+	ds := patched(personal_ds, {
+		"pii_fields": ["email", "diagnosisCode", "blood_type", "religion", "dna_sample_id"],
+		"sensitive_attributes": ["ethnicity", "gender"],
+	})
+	violations := gdpr.special_category_fields_declared with input.datasets as [ds]
+	paths(violations) == {
+		["datasets", 0, "pii_fields", 1],
+		["datasets", 0, "pii_fields", 2],
+		["datasets", 0, "pii_fields", 3],
+		["datasets", 0, "pii_fields", 4],
+		["datasets", 0, "sensitive_attributes", 0],
+	}
+}
+
+test_field_false_friends_pass if {
+	ds := patched(personal_ds, {
+		"pii_fields": ["email", "device_fingerprint", "trace_id", "grace_period", "age", "postcode", "incremental_id"],
+		"sensitive_attributes": ["gender", "age_band"],
+	})
+	count(gdpr.special_category_fields_declared) == 0 with input.datasets as [ds]
+}
+
+test_declared_special_category_fields_pass if {
+	ds := patched(personal_ds, {"pii_fields": ["diagnosis"], "special_categories": ["health"]})
+	count(gdpr.special_category_fields_declared) == 0 with input.datasets as [ds]
+}
+
+# MLCI-GDPR-012 transfer_mechanism_required
+
+test_transfer_of_eu_subjects_stored_outside_fails if {
+	settings := region_settings
+	ds := patched(personal_ds, {"region": "us-east-1", "data_subjects_region": "eu"})
+	envs := [{"name": "production", "tier": "production", "region": "eastus2"}]
+	violations := gdpr.transfer_mechanism_required with input.datasets as [ds]
+		with input.environments as envs
+		with data.mlci_settings as settings
+	paths(violations) == {["datasets", 0, "region"], ["environments", 0, "region"]}
+}
+
+test_transfer_with_mechanism_passes if {
+	settings := region_settings
+	ds := patched(personal_ds, {"region": "us-east-1", "data_subjects_region": "eea", "transfer_mechanism": "binding_corporate_rules"})
+	count(gdpr.transfer_mechanism_required) == 0 with input.datasets as [ds]
+		with input.environments as []
+		with data.mlci_settings as settings
+}
+
+test_transfer_adequacy_only_where_adequate if {
+	settings := region_settings
+	uk := patched(personal_ds, {"region": "uksouth", "data_subjects_region": "eu", "transfer_mechanism": "adequacy_decision"})
+	us := patched(personal_ds, {"region": "us-east-1", "data_subjects_region": "eu", "transfer_mechanism": "adequacy_decision"})
+	violations := gdpr.transfer_mechanism_required with input.datasets as [uk, us]
+		with input.environments as []
+		with data.mlci_settings as settings
+	paths(violations) == {["datasets", 1, "region"]}
+}
+
+test_transfer_not_reported_twice_with_residency if {
+	settings := region_settings
+	ds := patched(personal_ds, {"region": "eu-central-1", "data_subjects_region": "eu"})
+	envs := [{"name": "production", "tier": "production", "region": "us-east-1"}]
+	count(gdpr.transfer_mechanism_required) == 0 with input.datasets as [ds]
+		with input.environments as envs
+		with data.mlci_settings as settings
+}
+
+test_no_transfer_for_non_eea_subjects if {
+	settings := region_settings
+	ds := patched(personal_ds, {"region": "us-east-1", "data_subjects_region": "us"})
+	count(gdpr.transfer_mechanism_required) == 0 with input.datasets as [ds]
+		with input.environments as []
+		with data.mlci_settings as settings
+}
+
+# MLCI-GDPR-013 children_consent_by_parent
+
+test_children_consent_without_parent_fails if {
+	ds := patched(personal_ds, {"legal_basis": "consent", "vulnerable_subjects": ["children"]})
+	violations := gdpr.children_consent_by_parent with input.datasets as [plain_ds, ds]
+	paths(violations) == {["datasets", 1, "legal_basis"]}
+}
+
+test_children_consent_with_parent_passes if {
+	ds := patched(personal_ds, {"legal_basis": "consent", "vulnerable_subjects": ["children"], "parental_consent": true})
+	count(gdpr.children_consent_by_parent) == 0 with input.datasets as [ds]
+}
+
+test_children_on_other_basis_pass if {
+	ds := patched(personal_ds, {"legal_basis": "public_task", "special_categories": ["children"]})
+	count(gdpr.children_consent_by_parent) == 0 with input.datasets as [ds]
+}
+
+test_subjects_in_europe_are_the_eea if {
+	settings := region_settings
+	ds := patched(personal_ds, {"region": "us-east-1", "data_subjects_region": "europe"})
+	violations := gdpr.transfer_mechanism_required with input.datasets as [ds]
+		with input.environments as []
+		with data.mlci_settings as settings
+	paths(violations) == {["datasets", 0, "region"]}
+}
+
+# MLCI-GDPR-014 personal_data_encrypted_in_transit
+
+test_personal_data_over_http_fails if {
+	ds := patched(personal_ds, {"uri": "HTTP://exports.bank.internal/customers.csv"})
+	tls := patched(personal_ds, {"uri": "https://exports.bank.internal/customers.csv"})
+	plain := patched(plain_ds, {"uri": "http://archive.ics.uci.edu/iris.data"})
+	violations := gdpr.personal_data_encrypted_in_transit with input.datasets as [tls, plain, ds]
+	paths(violations) == {["datasets", 2, "uri"]}
+}

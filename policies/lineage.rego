@@ -11,8 +11,9 @@ import rego.v1
 # METADATA
 # title: Datasets are pinned to a version
 # description: >-
-#   Every dataset must name a fixed version; a missing version or a moving label
-#   (latest, main, master, head...) makes training irreproducible.
+#   Every dataset must name a fixed version - its version, or a dvc_rev (a DVC
+#   revision pins the data, as the schema says); a missing version or a moving
+#   label (latest, main, master, head...) in either makes training irreproducible.
 # custom:
 #   id: MLCI-LIN-001
 #   severity: high
@@ -25,29 +26,46 @@ dataset_version_pinned contains violation if {
 	is_object(ds)
 	version := object.get(ds, "version", null)
 	not fixed_version(version)
+	not version_from_dvc(ds, version)
 	violation := {
 		"msg": version_msg(dataset_label(ds, i), version),
 		"path": ["datasets", i, "version"],
 	}
 }
 
+# A moving dvc_rev does not pin the data either.
+dataset_version_pinned contains violation if {
+	some i, ds in input.datasets
+	is_object(ds)
+	revision := ds.dvc_rev
+	not fixed_version(revision)
+	violation := {
+		"msg": concat("", [
+			"Dataset '", dataset_label(ds, i), "' uses the moving DVC revision '", str(revision), "' instead of a fixed one",
+		]),
+		"path": ["datasets", i, "dvc_rev"],
+	}
+}
+
 # METADATA
 # title: Datasets carry a checksum
 # description: >-
-#   Every dataset must record the SHA-256 of its content (64 hex digits) so that the
-#   data used in training can be verified later.
+#   Every dataset must record the SHA-256 of its content (64 hex digits), or be
+#   pinned by a fixed dvc_rev (whose dvc.lock holds the hashes), so that the data
+#   used in training can be verified later.
 # custom:
 #   id: MLCI-LIN-002
 #   severity: medium
 #   controls:
 #     - EU AI Act Art. 10(2)
 #     - EU AI Act Art. 12
-#   remediation: Compute the dataset's SHA-256 (for example with sha256sum) and put it in the dataset's sha256.
+#   remediation: Compute the dataset's SHA-256 (for example with sha256sum) and put it in the dataset's sha256, or pin the dataset with a dvc_rev commit.
 dataset_checksum_required contains violation if {
 	some i, ds in input.datasets
 	is_object(ds)
 	digest := object.get(ds, "sha256", null)
 	not sha256_hex(digest)
+	not pinned_by_dvc(ds, digest)
 	violation := {
 		"msg": checksum_msg(dataset_label(ds, i), digest),
 		"path": ["datasets", i, "sha256"],
@@ -144,6 +162,13 @@ fixed_version(version) if {
 	filled_string(version)
 	not floating_label(lower(trim_space(version)))
 }
+
+# No version, but a DVC revision: that is the version (a moving one is reported
+# at dvc_rev).
+version_from_dvc(ds, null) if is_string(ds.dvc_rev)
+
+# No checksum, but a fixed DVC revision: dvc.lock holds the hashes.
+pinned_by_dvc(ds, null) if fixed_version(ds.dvc_rev)
 
 version_msg(name, null) := concat("", ["Dataset '", name, "' is not pinned to a version"])
 

@@ -118,3 +118,19 @@ test_registry_without_model_section_fails if {
 	violations := lineage.model_registry_required with input.datasets as [good_ds]
 	paths(violations) == {["model"]}
 }
+
+# dvc_rev pins a dataset (schema: "A DVC revision that pins the data instead of sha256").
+
+test_dvc_rev_pins_version_and_checksum if {
+	ds := {"name": "d", "uri": "dvc://data/train.csv", "dvc_rev": "3f2a9c1", "source": "x"}
+	count(lineage.dataset_version_pinned) == 0 with input.datasets as [ds]
+	count(lineage.dataset_checksum_required) == 0 with input.datasets as [ds]
+}
+
+test_moving_dvc_rev_pins_nothing if {
+	ds := {"name": "d", "uri": "dvc://data/train.csv", "dvc_rev": "main", "source": "x"}
+	version_paths := {v.path | some v in lineage.dataset_version_pinned} with input.datasets as [ds]
+	version_paths == {["datasets", 0, "dvc_rev"]}
+	checksum_paths := {v.path | some v in lineage.dataset_checksum_required} with input.datasets as [ds]
+	checksum_paths == {["datasets", 0, "sha256"]}
+}

@@ -104,6 +104,110 @@ test_password_in_url_fails if {
 	paths(violations) == {["model", "registry"]}
 }
 
+# Each of these, as the value of an innocent key in training.params, is a secret.
+secret_values := [
+	"postgresql://admin:pw@db.internal:5432/app",
+	"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+	"DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=bXlzZWNyZXRrZXkxMjM0NTY3ODkwYWJjZGVm==;EndpointSuffix=core.windows.net",
+	"https://acme.blob.core.windows.net/c/x.csv?sv=2022-11-02&sp=r&sig=AbCdEfGhIjKlMnOpQrStUvWxYz0123456789%3D",
+	"hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567",
+	"sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+	"sk-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcd",
+	"AKIAIOSFODNN7EXAMPLE",
+	"ghp_0123456789abcdefghijABCDEFGHIJ012345",
+	"xoxb-1234567890-abcdefghij",
+	"AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q",
+	"Bearer abcdefghijklmnopqrstuvwxyz012345",
+	"https://hooks.slack.com/services/T0000000/B0000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+]
+
+test_secret_value_shapes_fail if {
+	params := {sprintf("p%d", [i]): v | some i, v in secret_values}
+	violations := supply_chain.no_secrets_in_spec with input.training as patched(training, {"params": params})
+	count(violations) == count(secret_values)
+	every v in violations {
+		not contains_any(v.msg, secret_values)
+	}
+}
+
+contains_any(text, values) if {
+	some v in values
+	contains(text, v)
+}
+
+test_secret_key_names_anywhere_in_the_key_fail if {
+	env := {
+		"AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI",
+		"HF_TOKEN": "abc",
+		"DB_PASS": "hunter2",
+		"SMTP_PASSWORD_PROD": "hunter2",
+		"STORAGE_ACCOUNT_KEY": "abc",
+		"PGPASSWORD": "hunter2",
+		"SSH_KEY": "AAAAB3NzaC1yc2E",
+	}
+	violations := supply_chain.no_secrets_in_spec with input.ci as {"env": env}
+		with input.training as patched(training, {"params": {"db": {"dbPassword": "hunter2", "github_token": "x"}}})
+	paths(violations) == {
+		["ci", "env", "AWS_SECRET_ACCESS_KEY"],
+		["ci", "env", "HF_TOKEN"],
+		["ci", "env", "DB_PASS"],
+		["ci", "env", "SMTP_PASSWORD_PROD"],
+		["ci", "env", "STORAGE_ACCOUNT_KEY"],
+		["ci", "env", "PGPASSWORD"],
+		["ci", "env", "SSH_KEY"],
+		["training", "params", "db", "dbPassword"],
+		["training", "params", "db", "github_token"],
+	}
+}
+
+test_false_friends_pass if {
+	params := {
+		"tokenizer": "bert-base-uncased",
+		"max_tokens": "512",
+		"max_new_tokens": 256,
+		"pad_token": "[PAD]",
+		"eos_token": "</s>",
+		"secret_name": "db-credentials",
+		"password_file": "/run/secrets/db",
+		"token_limit": "4096",
+		"pass_rate": "0.9",
+		"AWS_ACCESS_KEY_ID_REF": "vault:aws/id",
+		"keyboard_layout": "de",
+		"primary_key": "customer_id",
+		"sort_key": "ts",
+		"use_auth_token": "true",
+		"model": "RandomForestClassifier2024",
+		"run_name": "nightly-2026-11-30T02-00-00",
+		"digest": "b7a037690ad9ae9d84c95fe5767ac73cc890b5ac90024bc8d6cfa48538a8001c",
+		"task": "risk-model-scoring-for-applications-v2",
+		"ssh_key": "keys/deploy.pem",
+		"service_account_key": "secrets/sa.json",
+		"compass_heading": "north",
+	}
+	count(supply_chain.no_secrets_in_spec) == 0 with input.training as patched(training, {"params": params})
+}
+
+test_secrets_on_command_lines_fail if {
+	violations := supply_chain.no_secrets_in_spec with input.training as patched(training, {"command": [
+		"python", "train.py", "--db-password", "hunter2", "--api-key=abc123", "--epochs", "3",
+	]})
+		with input.serving as {"command": "DB_TOKEN=abc python serve.py --secret s3cr3t"}
+		with input.evaluation as {"command": ["python", "eval.py", "--password", "$DB_PASSWORD", "--token-file", "t.txt"]}
+	paths(violations) == {["training", "command", 3], ["training", "command", 4], ["serving", "command"]}
+	every v in violations {
+		not contains(v.msg, "hunter2")
+		not contains(v.msg, "abc123")
+		not contains(v.msg, "s3cr3t")
+	}
+}
+
+test_high_entropy_strings_fail_where_secrets_end_up if {
+	violations := supply_chain.no_secrets_in_spec with input.ci as {"env": {"SETTING_A": "q8ZrT3xL0pVw7NbY2kJd5HsA"}}
+		with input.training as patched(training, {"params": {"opaque": "zX9qL2mN8vB4cR7tY1wE5uI0oP3a"}})
+		with input.project as {"description": "q8ZrT3xL0pVw7NbY2kJd5HsA"}
+	paths(violations) == {["ci", "env", "SETTING_A"], ["training", "params", "opaque"]}
+}
+
 # MLCI-SUP-003 resource_limits_required
 
 test_resource_limits_set_passes if {
@@ -146,4 +250,10 @@ test_registry_https_passes if {
 test_registry_http_fails if {
 	violations := supply_chain.registry_uses_tls with input.model as {"registry": "HTTP://mlflow.example.com"}
 	paths(violations) == {["model", "registry"]}
+}
+
+test_ci_image_without_digest_fails if {
+	violations := supply_chain.images_pinned_by_digest with input.ci as {"image": "python:3.11"}
+		with input.training as patched(training, {})
+	paths(violations) == {["ci", "image"]}
 }

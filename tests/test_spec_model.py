@@ -246,6 +246,7 @@ NOT_SPEC_DATA = {
     ("mlci/runtime/lineage.py", "recorded['training'].get('params') or {}"),  # a recorded lineage file
     ("mlci/policy/metadata.py", "self.values.get('description') or ''"),  # a rule's metadata
     ("mlci/reporters/_common.py", "meta.get('description') or ''"),  # a rule's metadata
+    ("mlci/commands/check.py", "pack.settings.get('people', {})"),  # the policy settings' people directory
 }
 
 

@@ -740,6 +740,117 @@ defs["dataset"] = dataset
 defs["environment"] = environment
 
 
+# ---------------------------------------------------------------------------
+# Governance: what the policies in policies/ read beyond the sections above. Kept in
+# one function so that schema edits of other areas merge without conflicts.
+
+# Cloud regions of AWS and GCP (eu-west-1, europe-west4, us-central1) and of Azure
+# (westeurope, germanywestcentral, eastus2): their jurisdictions are mapped in
+# policies/settings.json (jurisdictions).
+REGION_ANY = r"^([a-z]{2,12}(-[a-z0-9]{1,12}){1,3}|[a-z]{4,30}[0-9]?)$"
+# A declared category, condition or mechanism: lower-case words joined by '_'.
+WORDS = r"^[a-z][a-z0-9_]{0,63}$"
+SPECIAL_CATEGORIES = (
+    "health, biometric, genetic, racial_or_ethnic_origin, political_opinions, "
+    "religious_or_philosophical_beliefs, trade_union_membership, sex_life_or_sexual_orientation, "
+    "criminal_convictions (Art. 10)"
+)
+ART9_CONDITIONS = (
+    "explicit_consent (a), employment_social_security (b), vital_interests (c), not_for_profit_body (d), "
+    "made_public_by_data_subject (e), legal_claims (f), substantial_public_interest (g), "
+    "health_or_social_care (h), public_health (i), archiving_research_statistics (j)"
+)
+TRANSFER_MECHANISMS = (
+    "adequacy_decision (Art. 45), standard_contractual_clauses, binding_corporate_rules, approved_code_of_conduct, "
+    "approved_certification, ad_hoc_contractual_clauses (Art. 46-47), or an Art. 49 derogation "
+    "(explicit_consent_derogation, contract_derogation, public_interest_derogation, legal_claims_derogation, "
+    "vital_interests_derogation)"
+)
+
+
+def add_governance(schema: dict, defs: dict) -> None:
+    defs["region"]["pattern"] = REGION_ANY
+    defs["region"]["description"] = (
+        "A cloud region of AWS, GCP or Azure, such as eu-west-1, europe-west4 or westeurope; the policy settings "
+        "map it to its jurisdiction (eu-west-2 is the UK, eu-central-2 Switzerland)."
+    )
+    defs["dataset"]["properties"].update(
+        {
+            "special_categories": arr(
+                f"Special categories of personal data the dataset holds (GDPR Art. 9(1), 10): {SPECIAL_CATEGORIES}. They require a DPIA and an Art. 9(2) condition.",
+                {"type": "string", "pattern": WORDS},
+                uniqueItems=True,
+                maxItems=20,
+                default=[],
+            ),
+            "special_category_condition": s(
+                f"The GDPR Art. 9(2) condition that allows processing the special categories: {ART9_CONDITIONS}.",
+                pattern=WORDS,
+            ),
+            "vulnerable_subjects": arr(
+                "Vulnerable data subjects the dataset is about (children (GDPR Art. 8), patients, employees, elderly...); they require a DPIA.",
+                {"type": "string", "pattern": WORDS},
+                uniqueItems=True,
+                maxItems=20,
+                default=[],
+            ),
+            "parental_consent": {
+                "type": "boolean",
+                "default": False,
+                "description": "Whether consent for children's data is given or authorised by the holder of parental responsibility (GDPR Art. 8(1)). Default false.",
+            },
+            "data_subjects_region": s(
+                "Where the people the data is about are: a jurisdiction (eu, eea, uk, us...) or a region. Default: the jurisdiction of the dataset's region. Data about people in the EEA processed outside it is a transfer (GDPR Art. 44).",
+                pattern=r"^[a-z]{2,12}(-[a-z0-9]{1,12}){0,3}$",
+            ),
+            "transfer_mechanism": s(
+                f"The GDPR Chapter V basis for processing the data outside the data subjects' jurisdiction: {TRANSFER_MECHANISMS}.",
+                pattern=WORDS,
+            ),
+        }
+    )
+    schema["properties"]["training"]["properties"]["region"] = ref(
+        "region", "Where the training job runs; personal data may only be trained on in its jurisdiction."
+    )
+    governance = schema["properties"]["governance"]["properties"]
+    governance["people"] = {
+        "type": "object",
+        "description": "A people directory: login to e-mail address. A login and its e-mail address are one person for separation of duties, distinct approvers and waivers (with the policy settings' people).",
+        "propertyNames": {"pattern": IDENT},
+        "additionalProperties": s("The person's e-mail address.", pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}$"),
+        "maxProperties": 200,
+    }
+    governance["ai_act"] = obj(
+        "EU AI Act classification and obligations of the AI system.",
+        {
+            "risk_class": {
+                "enum": ["unacceptable", "high", "limited", "minimal"],
+                "description": "The AI Act risk class: unacceptable (prohibited practice, Art. 5), high (Art. 6, Annex I or III), limited (transparency, Art. 50) or minimal.",
+            },
+            "intended_purpose": s("The intended purpose of the system (Art. 3(12), 13(3)(b)).", minLength=1, maxLength=2000),
+            "annex_iii_area": s(
+                "The Annex III area of a high-risk system: biometrics, critical_infrastructure, education, employment, essential_services (credit scoring, insurance, public benefits), law_enforcement, migration_border_control or justice_democracy.",
+                pattern=WORDS,
+            ),
+            "log_retention": s(
+                "How long the system's logs are kept, as an ISO-8601 period; at least six months for high-risk systems (Art. 19, 26(6)).",
+                pattern=ISO_PERIOD,
+            ),
+            "stop_procedure": s(
+                "The documented procedure to stop the system or override its output (human oversight, Art. 14(4)(e)): a path or URL.",
+                minLength=1,
+                maxLength=500,
+            ),
+            "post_market_monitoring": s(
+                "The post-market monitoring plan (Art. 72): a path or URL.", minLength=1, maxLength=500
+            ),
+        },
+    )
+
+
+add_governance(schema, defs)
+
+
 def anchor_whole_strings(node):
     """JSON Schema's `pattern` is a search, and Python's `$` (jsonschema uses `re.search`) also
     matches before a final newline: "credit-risk\n" would pass ^...$. The lookahead `(?!\n)`

@@ -63,5 +63,6 @@ def _with_waivers(specs: list[Spec], findings: list[Finding], pack: PolicyPack, 
     out: list[Finding] = []
     for spec in specs:
         mine = by_file.get(spec.display_path, [])
-        out += apply_waivers(spec, mine, spec_waivers(spec) + shared, rules, options.today, max_days)
+        directory = pack.settings.get("people", {})  # login -> e-mail, for who may approve a waiver
+        out += apply_waivers(spec, mine, spec_waivers(spec) + shared, rules, options.today, max_days, directory)
     return out

@@ -1,7 +1,10 @@
 """Waivers: accepted, expiring exceptions to policy rules.
 
 A waiver names a rule id, a glob over the finding's JSON path, a reason, who
-approved it (never one of the project's owners or authors) and when it
+approved it (never one of the project's owners or authors, compared as people:
+case-folded, trimmed, and a login is one person with its e-mail address, by the
+people directory of the settings and the spec or by the e-mail's local part, as
+the approval policies compare them) and when it
 expires (at most the rule's maximum, `max_waiver_days`, from today). A valid
 waiver turns matching findings into `waived` ones, which stay in every report.
 An expired or invalid waiver waives nothing and is reported itself, as is a
@@ -15,12 +18,14 @@ import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlci.errors import InputError, UserError
 from mlci.findings import Finding, JsonPath, Severity
 from mlci.loader import Spec, load_spec
 from mlci.policy.metadata import RuleMeta
 from mlci.spec import Waiver as WaiverEntry
+from mlci.spec import thaw
 
 DEFAULT_MAX_DAYS = 90
 EXPIRED = "MLCI-WAIVER-001"
@@ -96,9 +101,12 @@ def apply_waivers(
     rules: dict[str, RuleMeta],
     today: str,
     default_max_days: int = DEFAULT_MAX_DAYS,
+    directory: dict[str, Any] | None = None,
 ) -> list[Finding]:
-    """Findings with valid waivers applied, plus findings about the waivers themselves."""
-    people = {*spec.typed.project.owners, *spec.typed.project.authors}
+    """Findings with valid waivers applied, plus findings about the waivers themselves.
+
+    `directory` is the settings' people directory (login -> e-mail)."""
+    people = _makers(spec, directory or {})
     out: list[Finding] = []
     usable: list[Waiver] = []
     for waiver in waivers:
@@ -137,8 +145,45 @@ def apply_waivers(
     return out
 
 
+def _makers(spec: Spec, settings_directory: dict[str, Any]) -> People:
+    project = spec.typed.project
+    names = [*project.owners, *project.authors]
+    spec_directory = thaw(spec.typed.governance.people) or {}
+    return People(names, [settings_directory, spec_directory])
+
+
+class People:
+    """Names of people, compared as the approval policies compare them (policies/approvals.rego):
+    two names are one person when they share a key - the name case-folded and trimmed, the
+    e-mail the directories give it (or the logins they give that e-mail), and the local part
+    of any of those that is an e-mail. Directories only join names, so a spec's own directory
+    cannot separate what the organisation's settings join."""
+
+    def __init__(self, names: list[str], directories: list[dict[str, Any]]) -> None:
+        self._pairs = {
+            (_normal(login), _normal(email))
+            for directory in directories
+            for login, email in directory.items()
+            if isinstance(login, str) and isinstance(email, str)
+        }
+        self._keys = set().union(*(self.keys(name) for name in names)) if names else set()
+
+    def keys(self, name: str) -> set[str]:
+        n = _normal(name)
+        aliases = {n} | {e for login, e in self._pairs if login == n} | {login for login, e in self._pairs if e == n}
+        return aliases | {alias.split("@", 1)[0] for alias in aliases if "@" in alias}
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and bool(self.keys(name) & self._keys)
+
+
+def _normal(name: str) -> str:
+    # Rego's lower(trim_space(x)): Unicode lower-casing and white space at both ends.
+    return name.strip().lower()
+
+
 def _problem(
-    waiver: Waiver, people: set[str], rules: dict[str, RuleMeta], today: str, default_max_days: int
+    waiver: Waiver, people: People, rules: dict[str, RuleMeta], today: str, default_max_days: int
 ) -> tuple[str, str]:
     try:
         expires = dt.date.fromisoformat(waiver.expires)

@@ -55,6 +55,12 @@ class Dataset:
     retention: str | None
     region: str | None
     anonymisation: str | None
+    special_categories: tuple[str, ...]
+    special_category_condition: str | None
+    vulnerable_subjects: tuple[str, ...]
+    parental_consent: bool
+    data_subjects_region: str | None
+    transfer_mechanism: str | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,6 +86,8 @@ class Training:
     retrain_on_drift: bool
     timeout_minutes: int
     outputs: Outputs
+    # Where training runs, when not where the data is (a transfer if outside the EEA).
+    region: str | None
 
     @property
     def argv(self) -> list[str]:
@@ -250,12 +258,27 @@ class Waiver:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AiAct:
+    """EU AI Act facts (risk class, Annex III area); the policies judge them, mlci only carries them."""
+
+    risk_class: str | None
+    intended_purpose: str | None
+    annex_iii_area: str | None
+    log_retention: str | None
+    stop_procedure: str | None
+    post_market_monitoring: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Governance:
     risk: str | None
     dpia: str | None
     model_card: str | None
     erasure_procedure: str | None
     waivers: tuple[Waiver, ...]
+    # login -> e-mail address: one person under two spellings (separation of duties, waivers).
+    people: Mapping[str, str] | None
+    ai_act: AiAct | None
 
 
 @dataclass(frozen=True, kw_only=True)
