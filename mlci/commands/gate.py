@@ -9,7 +9,6 @@ from pathlib import Path
 from mlci import safe_fs
 from mlci.findings import Finding
 from mlci.loader import Spec
-from mlci.render.context import BLESSING_FILE, DEFAULT_METRICS_FILE, DEFAULT_MODEL_PATH
 from mlci.runtime.gate import GateResult, blessing, evaluate_gates, gate_findings, read_metrics
 from mlci.runtime.gitinfo import current_commit, is_dirty
 
@@ -28,13 +27,13 @@ class GateOutcome:
 def run_gate(
     spec: Spec, metrics: Path | None = None, baseline: Path | None = None, blessing_path: Path | None = None
 ) -> GateOutcome:
-    evaluation = spec.data["evaluation"]
-    metrics_path = metrics or spec.directory / evaluation.get("metrics_file", DEFAULT_METRICS_FILE)
+    typed = spec.typed
+    metrics_path = metrics or spec.directory / typed.evaluation.metrics_file
     values = read_metrics(metrics_path)
     base = read_metrics(baseline) if baseline else None
-    results = evaluate_gates(evaluation.get("gates", []), values, base)
-    target = blessing_path or spec.directory / BLESSING_FILE
-    model = spec.directory / spec.data["training"].get("outputs", {}).get("model", DEFAULT_MODEL_PATH)
+    results = evaluate_gates(typed.evaluation.gates, values, base)
+    target = blessing_path or spec.directory / typed.blessing_file
+    model = spec.directory / typed.model_path
     document = blessing(spec, values, results, current_commit(spec.directory), model, is_dirty(spec.directory))
     # The default lies in the project: a committed link (`artifacts -> /elsewhere`) must not redirect it.
     trusted = spec.directory if blessing_path is None else Path.cwd()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from mlci.findings import Finding, Severity
 from mlci.loader import Spec
 from mlci.runtime.hashing import sha256_file
 from mlci.runtime.tabular import markdown_table, text_table
+from mlci.spec import Gate
 
 
 @dataclass(frozen=True)
@@ -81,16 +83,16 @@ def _number(metrics: dict[str, Any], name: str) -> float | None:
 
 
 def evaluate_gates(
-    gates: list[dict[str, Any]], metrics: dict[str, Any], baseline: dict[str, Any] | None = None
+    gates: Sequence[Gate], metrics: dict[str, Any], baseline: dict[str, Any] | None = None
 ) -> list[GateResult]:
     results = []
     for index, gate in enumerate(gates):
-        metric = gate["metric"]
-        threshold = float(gate["threshold"])
-        direction = gate.get("direction", "higher")
+        metric = gate.metric
+        threshold = float(gate.threshold)
+        direction = gate.direction
         value = _number(metrics, metric)
         if value is None:
-            required = gate.get("required", True)
+            required = gate.required
             reason = f"{metric} is missing from the metrics" if required else f"{metric} is missing (optional)"
             results.append(GateResult(index, metric, direction, None, threshold, not required, None, reason))
             continue
@@ -106,10 +108,10 @@ def evaluate_gates(
         base_value = _number(baseline or {}, metric)
         if passed and base_value is not None:
             allowed = []
-            if "max_regression" in gate:
-                allowed.append(float(gate["max_regression"]))
-            if "max_regression_relative" in gate:
-                allowed.append(abs(base_value) * float(gate["max_regression_relative"]))
+            if gate.max_regression is not None:
+                allowed.append(float(gate.max_regression))
+            if gate.max_regression_relative is not None:
+                allowed.append(abs(base_value) * float(gate.max_regression_relative))
             if allowed:
                 limit = base_value - sign * min(allowed)  # the stricter of the two
                 regression_margin = round(sign * (value - limit), 6)
