@@ -106,13 +106,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def _reply(self, status: int, body: dict[str, Any], request_id: str, started: float) -> float:
         data = json.dumps(body).encode()
+        self.metrics.count(self.path, status)  # before the answer: a scrape that follows must see it
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("X-Request-ID", request_id)
         self.end_headers()
         self.wfile.write(data)
-        self.metrics.count(self.path, status)
         return round((time.perf_counter() - started) * 1000, 3)
 
     def _reply_and_log(self, status: int, body: dict[str, Any], request_id: str, started: float) -> None:

@@ -46,11 +46,6 @@ class DriftOutcome:
         }
 
 
-def _settings(spec: Spec | None) -> Drift | None:
-    monitoring = spec.typed.monitoring if spec else None
-    return monitoring.drift if monitoring else None
-
-
 Source = Path | str  # a local file, or a remote URI (s3://, gs://, abfs://, https://) read through fsspec
 
 
@@ -64,6 +59,11 @@ def data_source(value: str, option: str) -> Source:
             f"{option} {value!r}: mlci does not read {scheme}:// data; use a local file or {SHOWN_PROTOCOLS}"
         )
     return value
+
+
+def _settings(spec: Spec | None) -> Drift | None:
+    monitoring = spec.typed.monitoring if spec else None
+    return monitoring.drift if monitoring else None
 
 
 def _spec_source(spec: Spec, key: str) -> Source | None:
