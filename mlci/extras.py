@@ -15,6 +15,8 @@ from mlci.errors import UserError
 EXTRAS: dict[str, tuple[str, ...]] = {
     "ml": ("numpy", "scipy"),
     "opa-server": ("opa_client", "requests"),
+    # the model registry and run tracking: the MLflow client, SQLAlchemy for the embedded store
+    "mlflow": ("mlflow", "sqlalchemy", "alembic"),
 }
 
 

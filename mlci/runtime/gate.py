@@ -80,8 +80,16 @@ def _number(metrics: dict[str, Any], name: str) -> float | None:
     return float(value)
 
 
+def regression_metrics(gates: list[dict[str, Any]]) -> list[str]:
+    """The metrics some gate compares with production (an allowed change is set)."""
+    return [g["metric"] for g in gates if "max_regression" in g or "max_regression_relative" in g]
+
+
 def evaluate_gates(
-    gates: list[dict[str, Any]], metrics: dict[str, Any], baseline: dict[str, Any] | None = None
+    gates: list[dict[str, Any]],
+    metrics: dict[str, Any],
+    baseline: dict[str, Any] | None = None,
+    baseline_name: str = "production",
 ) -> list[GateResult]:
     results = []
     for index, gate in enumerate(gates):
@@ -118,7 +126,7 @@ def evaluate_gates(
                     margin = regression_margin
                     change = round(sign * (value - base_value), 6)
                     reason = (
-                        f"{metric} = {value:g} is {abs(change):g} worse than production ({base_value:g}); "
+                        f"{metric} = {value:g} is {abs(change):g} worse than {baseline_name} ({base_value:g}); "
                         f"allowed {min(allowed):g}, over by {abs(regression_margin):g}"
                     )
         results.append(GateResult(index, metric, direction, value, threshold, passed, margin, reason, base_value))
@@ -161,12 +169,12 @@ def _rows(results: list[GateResult]) -> list[tuple[str, ...]]:
     return rows
 
 
-def format_table(results: list[GateResult]) -> str:
-    return text_table(_rows(results)) + "\n"
+def format_table(results: list[GateResult], basis: str = "") -> str:
+    return (f"{basis}\n" if basis else "") + text_table(_rows(results)) + "\n"
 
 
-def format_markdown(results: list[GateResult]) -> str:
-    return "### Evaluation gates\n\n" + markdown_table(_rows(results)) + "\n"
+def format_markdown(results: list[GateResult], basis: str = "") -> str:
+    return "### Evaluation gates\n\n" + (f"{basis}\n\n" if basis else "") + markdown_table(_rows(results)) + "\n"
 
 
 def blessing(
