@@ -38,12 +38,14 @@ def _client(location: RegistryLocation) -> Any:
     require_extra("mlflow", "the model registry")
     for name, value in HTTP_DEFAULTS.items():
         os.environ.setdefault(name, value)
-    # The embedded store announces its schema migrations on every first use; mlci says what it does itself.
-    for logger in ("mlflow", "alembic"):
-        logging.getLogger(logger).setLevel(logging.WARNING)
     if location.database is not None:
         location.database.parent.mkdir(parents=True, exist_ok=True)
     from mlflow.tracking import MlflowClient
+
+    # The embedded store announces its schema migrations on every first use; mlci says what it does
+    # itself. After the import: importing mlflow configures its loggers.
+    for logger in ("mlflow", "alembic"):
+        logging.getLogger(logger).setLevel(logging.WARNING)
 
     return MlflowClient(tracking_uri=location.uri, registry_uri=location.uri)
 
@@ -135,7 +137,8 @@ class MlflowRegistry:
 
     def end_run(self, run_id: str, succeeded: bool) -> None:
         status = "FINISHED" if succeeded else "FAILED"
-        self._call("closing the run", lambda: self._client.set_terminated(run_id, status))
+        # update_run, not set_terminated: that one prints links to the UI on stdout, where a JSON report may be.
+        self._call("closing the run", lambda: self._client.update_run(run_id, status=status))
 
     def run_metrics(self, run_id: str) -> dict[str, float]:
         run = self._maybe("reading the run", lambda: self._client.get_run(run_id))

@@ -143,11 +143,11 @@ def run_stages(
                 code = run_register(spec) if run_register is not None else 0
         else:
             argv, where = stage_command(spec, stage)
+            # The command comes from the spec and lands in the CI log: one line, no log command.
+            announce(defuse(f"==> {prefix}: {one_line(' '.join(argv))}", TEXT))
             code = 0
             if stage == "train" and tracker is not None:
                 code = _step(announce, lambda: f"tracking run {tracker.start()} in {tracker.location.describe()}")
-            # The command comes from the spec and lands in the CI log: one line, no log command.
-            announce(defuse(f"==> {prefix}: {one_line(' '.join(argv))}", TEXT))
             if code == 0:
                 code = run_command(spec, argv, where)
             if code == 0 and stage == "train" and after_train is not None:
