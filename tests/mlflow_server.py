@@ -4,6 +4,7 @@ through MLflow's own client."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import signal
@@ -45,6 +46,8 @@ def mlflow_server(folder: Path) -> Iterator[str]:
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    # No background job runner (a pool of huey consumers): the tests need the tracking and registry API only.
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -66,6 +69,8 @@ def mlflow_server(folder: Path) -> Iterator[str]:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=20)
         except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+            pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever of the group outlived the server
+        proc.wait(timeout=10)
         log.close()

@@ -236,3 +236,50 @@ def test_register_refuses_a_model_the_gate_did_not_bless(tmp_path: Path) -> None
     changed = run_cli("register", str(folder))
     assert changed.exit_code == 1 and "the model file changed since the gate blessed it" in changed.stderr
     assert not (folder / ".mlci").exists()  # refused before any registry was touched
+
+
+def test_no_champion_is_said_in_every_report_format(tmp_path: Path) -> None:
+    """A first model: absolute thresholds only, said in text, Markdown and JSON (no registry
+    exists yet, so nothing is created and mlflow is not even imported)."""
+    folder = _copy(tmp_path)
+    good = _metrics(tmp_path, "good.json", accuracy=1.0, f1_macro=1.0, roc_auc_ovr=1.0)
+    outputs = {"text": tmp_path / "gate.txt", "markdown": tmp_path / "gate.md", "json": tmp_path / "gate.json"}
+    args = [arg for fmt, path in outputs.items() for arg in ("-o", f"{fmt}={path}")]
+    result = run_cli("gate", str(folder), "--metrics", str(good), "--blessing", str(tmp_path / "b.json"), *args)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    statement = "No champion: no version of iris-classifier holds the 'champion' alias"
+    for fmt, path in outputs.items():
+        assert statement in path.read_text(), fmt
+        assert "the gates compare with the absolute thresholds only" in path.read_text(), fmt
+    assert json.loads(outputs["json"].read_text())["baseline"]["source"] == "none"
+    assert not (folder / ".mlci").exists()
+
+
+def test_registry_location_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlci.registry.location import resolve_location
+
+    embedded = resolve_location(tmp_path, None)
+    assert embedded.uri == f"sqlite:///{tmp_path / '.mlci' / 'registry.db'}" and embedded.source == "embedded"
+    assert embedded.artifact_root == (tmp_path / ".mlci" / "artifacts").as_uri()
+    assert resolve_location(tmp_path, "https://mlflow.acme.io").uri == "https://mlflow.acme.io"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking:5000")
+    assert resolve_location(tmp_path, "https://mlflow.acme.io").source == "MLFLOW_TRACKING_URI"
+    assert resolve_location(tmp_path, "https://mlflow.acme.io", "http://cli:1").uri == "http://cli:1"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    # The spec's value is the pull request's: only an http(s) server on a real host, never a file or database.
+    for untrusted in ("https://mlflow.example.com", "http://x.test", "sqlite:////etc/registry.db", "file:///tmp",
+                      "s3://bucket/models", "oci://registry/models"):  # fmt: skip
+        assert resolve_location(tmp_path, untrusted).source == "embedded", untrusted
+    # Credentials never reach a log line.
+    shown = resolve_location(tmp_path, None, "https://bot:s3cret@mlflow.acme.io/path").describe()
+    assert "s3cret" not in shown and "mlflow.acme.io/path" in shown
+
+
+def test_a_committed_link_does_not_move_the_embedded_registry(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (folder / ".mlci").symlink_to(elsewhere)
+    result = run_cli("run", str(folder), "--stage", "train")
+    assert result.exit_code == 2 and "is a symbolic link" in result.stderr
+    assert list(elsewhere.iterdir()) == []
