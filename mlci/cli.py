@@ -422,9 +422,10 @@ def gate(
     _report_gate(outcome, outputs)
     if report_path is not None:
         from mlci.registry.report import pr_report
+        from mlci.spec import thaw
 
-        params = dict(spec.data["training"].get("params", {}))
-        _write_report(pr_report(spec.data["project"]["name"], outcome, params), str(report_path))
+        params = thaw(spec.typed.training.params)
+        _write_report(pr_report(spec.typed.project.name, outcome, params), str(report_path))
         click.echo(f"wrote the evaluation report {report_path}", err=True)
     sys.exit(0 if outcome.passed else 1)
 

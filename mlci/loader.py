@@ -15,15 +15,19 @@ characters of keys and scalars. An ordinary spec is a few kilobytes.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlci.errors import InputError, Location, UserError
 from mlci.findings import JsonPath
+
+if TYPE_CHECKING:
+    from mlci.spec import MLProject
 
 MAX_FILE_BYTES = 1024 * 1024  # 1 MiB: hundreds of times the size of a real spec
 MAX_DEPTH = 64
@@ -42,6 +46,14 @@ class Spec:
     data: dict[str, Any]
     positions: dict[JsonPath, tuple[int, int]]  # JSON path -> (line, column) of its key or item
     text: str
+
+    @functools.cached_property
+    def typed(self) -> MLProject:
+        """The spec as frozen, typed objects with every schema default filled in. Only for a
+        spec the schema accepted (commands read it after validation); `data` stays raw."""
+        from mlci.spec import typed_spec
+
+        return typed_spec(self.data)
 
     @property
     def directory(self) -> Path:

@@ -22,10 +22,8 @@ RULE = "schema"
 def check_spec(spec: Spec) -> list[Finding]:
     """Problems of a schema-valid spec, each at the line and column of what is wrong."""
     findings = []
-    for index, dataset in enumerate(spec.data.get("datasets", [])):
-        uri = dataset.get("uri") if isinstance(dataset, dict) else None
-        if not isinstance(uri, str):
-            continue
+    for index, dataset in enumerate(spec.typed.datasets):
+        uri = dataset.uri
         problem = dataset_uri_problem(uri)
         if problem:
             findings.append(

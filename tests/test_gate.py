@@ -9,12 +9,27 @@ from pathlib import Path
 import pytest
 
 from mlci.runtime.gate import evaluate_gates
+from mlci.spec import Gate, typed_spec
 from tests.conftest import ROOT
 
-GATES = [
+
+def typed_gates(*gates: dict[str, object]) -> tuple[Gate, ...]:
+    """Gates as the spec's evaluation section gives them, with the schema's defaults."""
+    spec = {
+        "apiVersion": "mlci/v1",
+        "project": {"name": "gates", "owners": ["alice"]},
+        "datasets": [{"name": "data", "uri": "data.csv"}],
+        "training": {"command": "true"},
+        "evaluation": {"command": "true", "gates": list(gates)},
+        "model": {"name": "gates"},
+    }
+    return typed_spec(spec).evaluation.gates
+
+
+GATES = typed_gates(
     {"metric": "accuracy", "threshold": 0.9, "direction": "higher", "max_regression": 0.02},
     {"metric": "latency_ms", "threshold": 100, "direction": "lower", "max_regression_relative": 0.1},
-]
+)
 
 
 def test_thresholds_respect_direction() -> None:
@@ -37,7 +52,7 @@ def test_allowed_change_against_production() -> None:
 
 def test_missing_metric_fails_unless_optional() -> None:
     results = evaluate_gates(
-        [{"metric": "f1", "threshold": 0.5}, {"metric": "auc", "threshold": 0.5, "required": False}],
+        typed_gates({"metric": "f1", "threshold": 0.5}, {"metric": "auc", "threshold": 0.5, "required": False}),
         {"accuracy": 1.0, "groups": {"a": 1}},
     )
     assert [r.passed for r in results] == [False, True]

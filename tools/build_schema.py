@@ -1,10 +1,12 @@
 """Writes schemas/mlproject.schema.json. The schema is kept as Python here only
 because a dict with helpers is easier to review than 800 lines of JSON; the JSON
-file is what ships and what tests read. Run: python tools/build_schema.py"""
+file is what ships and what tests read. Run: python tools/build_schema.py
+(`--check`: exit 1 when the JSON file is not what this script writes)."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
@@ -162,8 +164,31 @@ def arr(description: str, items: dict, **kw):
     return {"type": "array", "description": description, "items": items, "maxItems": 100, **kw}
 
 
-def ref(name: str, description: str):
-    return {"$ref": f"#/$defs/{name}", "description": description}
+def ref(name: str, description: str, **kw):
+    return {"$ref": f"#/$defs/{name}", "description": description, **kw}
+
+
+def resources(description: str, cpu: str, memory: str):
+    """Compute resources; training and serving differ only in their defaults."""
+    return obj(
+        f"{description} Each value is used as both the Kubernetes request and limit.",
+        {
+            "cpu": s(f"CPU, in Kubernetes quantity form: '1', '500m'. Default {cpu}.", pattern=QUANTITY, default=cpu),
+            "memory": s(
+                f"Memory, in Kubernetes quantity form: '512Mi', '2Gi'. Default {memory}.",
+                pattern=QUANTITY,
+                default=memory,
+            ),
+            "gpu": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 16,
+                "default": 0,
+                "description": "Number of GPUs (nvidia.com/gpu). Default 0.",
+            },
+        },
+        default={},
+    )
 
 
 defs = {
@@ -192,20 +217,6 @@ defs = {
     "region": s(
         "A cloud region, such as eu-west-1 or europe-west4; its prefix decides the jurisdiction (eu-/europe- is the EU).",
         pattern=REGION,
-    ),
-    "resources": obj(
-        "Compute resources; each is used as both the Kubernetes request and limit.",
-        {
-            "cpu": s("CPU, in Kubernetes quantity form: '1', '500m'.", pattern=QUANTITY),
-            "memory": s("Memory, in Kubernetes quantity form: '512Mi', '2Gi'.", pattern=QUANTITY),
-            "gpu": {
-                "type": "integer",
-                "minimum": 0,
-                "maximum": 16,
-                "default": 0,
-                "description": "Number of GPUs (nvidia.com/gpu). Default 0.",
-            },
-        },
     ),
     "gate": obj(
         "One evaluation gate: a metric from the metrics file compared with a threshold, and optionally with the production model.",
@@ -302,11 +313,13 @@ dataset = obj(
             "Columns that identify a person directly or indirectly.",
             {"type": "string", "pattern": METRIC},
             uniqueItems=True,
+            default=[],
         ),
         "sensitive_attributes": arr(
             "Columns with special-category or protected attributes (GDPR Art. 9); they require a fairness gate.",
             {"type": "string", "pattern": METRIC},
             uniqueItems=True,
+            default=[],
         ),
         "legal_basis": {
             "enum": [
@@ -381,6 +394,7 @@ environment = obj(
                     "description": "rolling: replace pods gradually; canary: shift traffic in steps. Default rolling.",
                 },
                 "steps": arr(
+                    # No schema default: the default steps apply to canaries only (mlci/spec computes them).
                     "Canary steps, in order (for type: canary). Default: 20 % for 10m, then 50 % for 10m, then all.",
                     {"$ref": "#/$defs/canaryStep"},
                     minItems=1,
@@ -392,6 +406,7 @@ environment = obj(
                     "description": "What runs the canary. argo-rollouts (the default): an Argo Rollouts Rollout replaces the Deployment, walks the steps and aborts when an AnalysisTemplate on serving.latency_slo_ms and the evaluation gates (measured online, in Prometheus) fails. kserve: a KServe InferenceService (Serverless mode) replaces the Deployment and Service, and the deploy job walks the steps through its canaryTrafficPercent.",
                 },
             },
+            default={},
         ),
         "approvals": obj(
             "Who must approve a deployment to this environment.",
@@ -404,7 +419,11 @@ environment = obj(
                     "description": "Number of distinct approvals needed. Default 0.",
                 },
                 "approvers": arr(
-                    "People or groups allowed to approve.", {"$ref": "#/$defs/identity"}, uniqueItems=True, maxItems=50
+                    "People or groups allowed to approve.",
+                    {"$ref": "#/$defs/identity"},
+                    uniqueItems=True,
+                    maxItems=50,
+                    default=[],
                 ),
                 "separation_of_duties": {
                     "type": "boolean",
@@ -419,6 +438,7 @@ environment = obj(
                     "description": "Minutes to wait after approval before deploying. Default 0.",
                 },
             },
+            default={},
         ),
     },
     required=("name", "tier", "cluster", "namespace", "region"),
@@ -448,6 +468,7 @@ schema = {
                     "People who write the project's code and spec (for separation of duties).",
                     {"$ref": "#/$defs/identity"},
                     uniqueItems=True,
+                    default=[],
                 ),
             },
             required=("name", "owners"),
@@ -459,15 +480,20 @@ schema = {
             "How the model is trained.",
             {
                 "image": ref("image", "Base image for training and serving containers."),
-                "requirements": ref("relativePath", "The pinned Python requirements file. Default requirements.txt."),
+                "requirements": ref(
+                    "relativePath",
+                    "The pinned Python requirements file. Default requirements.txt.",
+                    default="requirements.txt",
+                ),
                 "command": ref("command", "The training command, run in the project folder."),
                 "params": {
                     "type": "object",
                     "description": "Hyper-parameters, passed to the command as JSON in MLCI_PARAMS and recorded in the lineage.",
                     "maxProperties": 200,
                     "additionalProperties": {"$ref": "#/$defs/paramValue"},
+                    "default": {},
                 },
-                "resources": {"$ref": "#/$defs/resources", "description": "Resources of the training Job."},
+                "resources": resources("Resources of the training Job.", cpu="1", memory="2Gi"),
                 "schedule": ref("cron", "When to retrain on a schedule (continuous training)."),
                 "retrain_on_drift": {
                     "type": "boolean",
@@ -483,7 +509,14 @@ schema = {
                 },
                 "outputs": obj(
                     "What training writes.",
-                    {"model": ref("relativePath", "The model file. Default artifacts/model.joblib.")},
+                    {
+                        "model": ref(
+                            "relativePath",
+                            "The model file. Default artifacts/model.joblib.",
+                            default="artifacts/model.joblib",
+                        )
+                    },
+                    default={},
                 ),
             },
             required=("command",),
@@ -493,9 +526,11 @@ schema = {
             {
                 "command": ref("command", "The evaluation command; it writes the metrics file."),
                 "metrics_file": ref(
-                    "relativePath", "JSON object of metric name to number. Default artifacts/metrics.json."
+                    "relativePath",
+                    "JSON object of metric name to number. Default artifacts/metrics.json.",
+                    default="artifacts/metrics.json",
                 ),
-                "gates": arr("The gates; every one must pass before deployment.", {"$ref": "#/$defs/gate"}),
+                "gates": arr("The gates; every one must pass before deployment.", {"$ref": "#/$defs/gate"}, default=[]),
             },
             required=("command",),
         ),
@@ -542,8 +577,9 @@ schema = {
                     "Request fields the server logs (must not include PII fields).",
                     {"type": "string", "pattern": METRIC},
                     uniqueItems=True,
+                    default=[],
                 ),
-                "resources": {"$ref": "#/$defs/resources", "description": "Resources of each serving pod."},
+                "resources": resources("Resources of each serving pod.", cpu="500m", memory="512Mi"),
                 "run_as_root": {
                     "type": "boolean",
                     "default": False,
@@ -553,7 +589,7 @@ schema = {
             required=("command",),
         ),
         "environments": arr(
-            "Where the model is deployed, in promotion order.", {"$ref": "#/$defs/environment"}, maxItems=20
+            "Where the model is deployed, in promotion order.", {"$ref": "#/$defs/environment"}, maxItems=20, default=[]
         ),
         "monitoring": obj(
             "What is watched once the model serves.",
@@ -595,6 +631,7 @@ schema = {
                 "alerts": arr(
                     "Alert destinations, as 'kind:target' (slack:#channel, email:team@example.com, pagerduty:service).",
                     {"type": "string", "pattern": r"^(slack|email|pagerduty|webhook):[!-~]{1,200}$"},
+                    default=[],
                 ),
             },
         ),
@@ -606,11 +643,13 @@ schema = {
                     {"enum": ["github", "gitlab", "jenkins", "azure"]},
                     uniqueItems=True,
                     minItems=1,
+                    default=["github", "gitlab", "jenkins"],
                 ),
                 "runner_labels": arr(
                     "Runner labels or tags for CI jobs.",
                     {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"},
                     uniqueItems=True,
+                    default=[],
                 ),
                 "python_version": s(
                     "Python version for CI jobs. Default 3.11.", pattern=r"^3\.[0-9]{1,2}$", default="3.11"
@@ -626,6 +665,7 @@ schema = {
                 "repository_path": ref(
                     "relativePath",
                     "Where the render output (the folder holding k8s/) is in that repository, for Argo CD's source path. Default '.', the repository root.",
+                    default=".",
                 ),
                 "image_registry": s(
                     "Where CI pushes the project's images, e.g. ghcr.io/acme or registry.example.com/ml. Default registry.example.com/<team>.",
@@ -649,8 +689,16 @@ schema = {
                     },
                     "additionalProperties": {"type": ["string", "number", "boolean"]},
                     "maxProperties": 50,
+                    "default": {},
                 },
+                "default_branch": s(
+                    "The repository's default branch: the branch whose pushes train, gate and deploy. Default main.",
+                    # A git ref name a CI expression, a shell word and a YAML scalar carry as they are.
+                    pattern=r"^(?!.*\.\.)(?!.*//)(?!.*\.lock$)(?!.*/$)[A-Za-z0-9_][A-Za-z0-9._/-]{0,99}$",
+                    default="main",
+                ),
             },
+            default={},
         ),
         "governance": obj(
             "Risk, documentation and accepted exceptions.",
@@ -664,8 +712,9 @@ schema = {
                 "erasure_procedure": ref(
                     "relativePath", "Document that says how a data subject's erasure request is carried out."
                 ),
-                "waivers": arr("Accepted exceptions to policy rules.", {"$ref": "#/$defs/waiver"}),
+                "waivers": arr("Accepted exceptions to policy rules.", {"$ref": "#/$defs/waiver"}, default=[]),
             },
+            default={},
         ),
     },
 }
@@ -703,5 +752,11 @@ def anchor_whole_strings(node):
 anchor_whole_strings(schema)
 
 out = Path(__file__).resolve().parent.parent / "schemas" / "mlproject.schema.json"
-out.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n")
-print(f"wrote {out}")
+text = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+if "--check" in sys.argv[1:]:
+    if out.read_text(encoding="utf-8") != text:
+        sys.exit(f"{out} is not what tools/build_schema.py writes: run it (never edit the JSON by hand)")
+    print(f"{out} is up to date")
+else:
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out}")

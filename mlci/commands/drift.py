@@ -10,8 +10,9 @@ from mlci.discover import display_path
 from mlci.errors import UserError
 from mlci.findings import Finding, Severity
 from mlci.loader import Spec
-from mlci.runtime.drift import DEFAULT_METHOD, DEFAULT_THRESHOLD, FeatureDrift, compare_columns
+from mlci.runtime.drift import FeatureDrift, compare_columns
 from mlci.runtime.tables import read_table
+from mlci.spec import Drift, schema_default
 
 
 @dataclass
@@ -42,8 +43,14 @@ class DriftOutcome:
         }
 
 
+def _settings(spec: Spec | None) -> Drift | None:
+    monitoring = spec.typed.monitoring if spec else None
+    return monitoring.drift if monitoring else None
+
+
 def _spec_path(spec: Spec, key: str) -> Path | None:
-    value = spec.data.get("monitoring", {}).get("drift", {}).get(key)
+    settings = _settings(spec)
+    value = getattr(settings, key) if settings else None
     if value is None:
         return None
     if "://" in value:
@@ -63,9 +70,11 @@ def run_drift(
     exclude: tuple[str, ...] = (),
 ) -> DriftOutcome:
     """Options given on the command line win over the spec's monitoring.drift, which wins over the defaults."""
-    settings = spec.data.get("monitoring", {}).get("drift", {}) if spec else {}
-    method = method or settings.get("method", DEFAULT_METHOD)
-    threshold = threshold if threshold is not None else float(settings.get("threshold", DEFAULT_THRESHOLD))
+    settings = _settings(spec)
+    # Without the spec's monitoring.drift, the schema's defaults still apply.
+    method = method or (settings.method if settings else schema_default("monitoring", "drift", "method"))
+    if threshold is None:
+        threshold = float(settings.threshold if settings else schema_default("monitoring", "drift", "threshold"))
     reference = reference or (_spec_path(spec, "reference") if spec else None)
     current = current or (_spec_path(spec, "current") if spec else None)
     if reference is None:

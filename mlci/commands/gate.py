@@ -12,7 +12,6 @@ from mlci.errors import MlciError
 from mlci.findings import Finding
 from mlci.loader import Spec
 from mlci.registry.baseline import Baseline
-from mlci.render.context import BLESSING_FILE, DEFAULT_METRICS_FILE, DEFAULT_MODEL_PATH
 from mlci.runtime.gate import GateResult, blessing, evaluate_gates, gate_findings, read_metrics
 from mlci.runtime.gitinfo import current_commit, is_dirty
 
@@ -44,7 +43,7 @@ def resolve_baseline(spec: Spec, choice: BaselineChoice) -> Baseline:
 
     if choice.file is not None:
         return file_baseline(choice.file, read_metrics(choice.file))
-    return champion_baseline(spec, spec.data["evaluation"].get("gates", []), choice.registry, choice.alias)
+    return champion_baseline(spec, choice.registry, choice.alias)
 
 
 def run_gate(
@@ -53,9 +52,9 @@ def run_gate(
     baseline: BaselineChoice | None = None,
     blessing_path: Path | None = None,
 ) -> GateOutcome:
-    evaluation = spec.data["evaluation"]
-    metrics_path = metrics or spec.directory / evaluation.get("metrics_file", DEFAULT_METRICS_FILE)
-    target = blessing_path or spec.directory / BLESSING_FILE
+    typed = spec.typed
+    metrics_path = metrics or spec.directory / typed.evaluation.metrics_file
+    target = blessing_path or spec.directory / typed.blessing_file
     # The default lies in the project: a committed link (`artifacts -> /elsewhere`) must not redirect it.
     trusted = spec.directory if blessing_path is None else Path.cwd()
     try:
@@ -65,8 +64,8 @@ def run_gate(
     except MlciError:
         safe_fs.remove(target, trusted)
         raise
-    results = evaluate_gates(evaluation.get("gates", []), values, base.metrics, base.label)
-    model = spec.directory / spec.data["training"].get("outputs", {}).get("model", DEFAULT_MODEL_PATH)
+    results = evaluate_gates(typed.evaluation.gates, values, base.metrics, base.label)
+    model = spec.directory / typed.model_path
     document = blessing(spec, values, results, current_commit(spec.directory), model, is_dirty(spec.directory))
     document["baseline"] = base.to_dict()
     if document["blessed"]:

@@ -33,10 +33,10 @@ class Promotion:
 
 
 def environment_alias(spec: Spec, environment: str, champion_alias: str = CHAMPION) -> str:
-    for entry in spec.data.get("environments", []):
-        if entry.get("name") == environment:
-            return champion_alias if entry.get("tier") == "production" else environment
-    names = ", ".join(e.get("name", "?") for e in spec.data.get("environments", [])) or "none"
+    for entry in spec.typed.environments:
+        if entry.name == environment:
+            return champion_alias if entry.tier == "production" else environment
+    names = ", ".join(e.name for e in spec.typed.environments) or "none"
     raise UserError(f"{spec.display_path}: no environment {environment!r} (the spec has: {names})")
 
 
@@ -63,7 +63,7 @@ def blessing_refusal(spec: Spec, registry: Registry, version: ModelVersion) -> s
     expected = tags.get("mlci.blessing_sha256", "")
     if tags.get("mlci.blessed") != "true" or not expected:
         return "it carries no blessing (registered outside `mlci register`?)"
-    if tags.get("mlci.project") != spec.data["project"]["name"]:
+    if tags.get("mlci.project") != spec.typed.project.name:
         return f"it was registered for project {tags.get('mlci.project')!r}"
     if not version.run_id:
         return "it has no run holding its blessing"

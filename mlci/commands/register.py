@@ -19,7 +19,6 @@ from mlci.loader import Spec
 from mlci.registry import CHALLENGER, ModelVersion
 from mlci.registry.location import RegistryLocation
 from mlci.registry.tracking import BLESSING_FOLDER, MODEL_FOLDER, Tracker, dataset_tags, model_file, model_name
-from mlci.render.context import BLESSING_FILE
 from mlci.runtime.hashing import sha256_file
 
 REGISTERED_FILE = "artifacts/registered.json"
@@ -58,7 +57,7 @@ def blessing_problem(spec: Spec, document: dict[str, Any], model_sha256: str | N
     """Why this blessing does not bless this model of this project, or ''."""
     if document.get("blessed") is not True:
         return "the blessing says the gates did not pass"
-    if document.get("project") != spec.data["project"]["name"]:
+    if document.get("project") != spec.typed.project.name:
         return f"the blessing is for project {document.get('project')!r}"
     if not model_sha256:
         return "the model file is missing"
@@ -73,7 +72,7 @@ def version_tags(spec: Spec, document: dict[str, Any], blessing_sha256: str) -> 
         "mlci.blessing_sha256": blessing_sha256,
         "mlci.model_sha256": str(document["model_sha256"]),
         "mlci.spec_sha256": str(document.get("spec_sha256") or spec.digest),
-        "mlci.project": spec.data["project"]["name"],
+        "mlci.project": spec.typed.project.name,
     }
     if document.get("commit"):
         tags["mlci.commit"] = str(document["commit"])
@@ -82,15 +81,17 @@ def version_tags(spec: Spec, document: dict[str, Any], blessing_sha256: str) -> 
 
 
 def run_register(spec: Spec, location: RegistryLocation) -> Registration:
-    blessing_path = spec.directory / BLESSING_FILE
+    blessing_path = spec.directory / spec.typed.blessing_file
     if not blessing_path.is_file():
-        return Registration(None, location, f"{BLESSING_FILE} not found: the gate has not blessed this model")
+        return Registration(
+            None, location, f"{spec.typed.blessing_file} not found: the gate has not blessed this model"
+        )
     document = read_json_object(blessing_path)
     model = model_file(spec)
     model_sha256 = sha256_file(model) if model.is_file() else None
     problem = blessing_problem(spec, document, model_sha256)
     if problem:
-        return Registration(None, location, f"{BLESSING_FILE}: {problem}; nothing registered")
+        return Registration(None, location, f"{spec.typed.blessing_file}: {problem}; nothing registered")
     tracker = Tracker(spec, location)
     run_id = tracker.current()
     registry = tracker.registry

@@ -13,7 +13,7 @@ from mlci.discover import display_path
 from mlci.errors import UserError
 from mlci.loader import Spec
 from mlci.render import RENDERERS
-from mlci.render.context import CI_TARGETS, build_context
+from mlci.render.context import build_context
 from mlci.render.gitattributes import sync_gitattributes
 from mlci.render.marker import with_marker
 from mlci.render.writer import (
@@ -39,7 +39,7 @@ class RenderResult:
 
 
 def default_targets(spec: Spec) -> tuple[str, ...]:
-    providers = spec.data.get("ci", {}).get("providers", list(CI_TARGETS))
+    providers = spec.typed.ci.providers
     return tuple(t for t in RENDERERS if t in providers or t in ALWAYS_TARGETS)
 
 

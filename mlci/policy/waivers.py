@@ -15,12 +15,12 @@ import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from mlci.errors import InputError, UserError
 from mlci.findings import Finding, JsonPath, Severity
 from mlci.loader import Spec, load_spec
 from mlci.policy.metadata import RuleMeta
+from mlci.spec import Waiver as WaiverEntry
 
 DEFAULT_MAX_DAYS = 90
 EXPIRED = "MLCI-WAIVER-001"
@@ -49,8 +49,8 @@ def _glob(pattern: str) -> re.Pattern[str]:
 
 
 def spec_waivers(spec: Spec) -> list[Waiver]:
-    raw = spec.data.get("governance", {}).get("waivers", [])
-    return [_waiver(item, spec, ("governance", "waivers", i)) for i, item in enumerate(raw)]
+    entries = spec.typed.governance.waivers
+    return [_waiver(entry, spec, ("governance", "waivers", i)) for i, entry in enumerate(entries)]
 
 
 def file_waivers(path: Path) -> list[Waiver]:
@@ -59,6 +59,8 @@ def file_waivers(path: Path) -> list[Waiver]:
 
     from mlci.discover import display_path
     from mlci.schema import load_schema
+    from mlci.spec.build import build
+    from mlci.spec.defaults import with_defaults
 
     document = load_spec(path, display_path(path))
     items = document.data.get("waivers")
@@ -70,16 +72,18 @@ def file_waivers(path: Path) -> list[Waiver]:
         for error in validator.iter_errors(item):
             where = ("waivers", index, *error.absolute_path)
             raise InputError(document.location(where), f"invalid waiver: {error.message}")
-    return [_waiver(item, document, ("waivers", i)) for i, item in enumerate(items)]
+    # The same defaults as a spec's waivers, from the same schema.
+    entries = [build(WaiverEntry, with_defaults(item, schema)) for item in items]
+    return [_waiver(entry, document, ("waivers", i)) for i, entry in enumerate(entries)]
 
 
-def _waiver(item: dict[str, Any], origin: Spec, where: JsonPath) -> Waiver:
+def _waiver(entry: WaiverEntry, origin: Spec, where: JsonPath) -> Waiver:
     return Waiver(
-        rule=item["rule"],
-        path=item.get("path", "*"),
-        reason=item["reason"],
-        approved_by=item["approved_by"],
-        expires=item["expires"],
+        rule=entry.rule,
+        path=entry.path,
+        reason=entry.reason,
+        approved_by=entry.approved_by,
+        expires=entry.expires,
         origin=origin,
         where=where,
     )
@@ -94,7 +98,7 @@ def apply_waivers(
     default_max_days: int = DEFAULT_MAX_DAYS,
 ) -> list[Finding]:
     """Findings with valid waivers applied, plus findings about the waivers themselves."""
-    people = set(spec.data["project"].get("owners", [])) | set(spec.data["project"].get("authors", []))
+    people = {*spec.typed.project.owners, *spec.typed.project.authors}
     out: list[Finding] = []
     usable: list[Waiver] = []
     for waiver in waivers:

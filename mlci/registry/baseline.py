@@ -59,9 +59,7 @@ def no_champion(location: RegistryLocation, name: str, alias: str) -> Baseline:
     )
 
 
-def champion_baseline(
-    spec: Spec, gates: list[dict[str, Any]], registry_option: str | None = None, alias: str = CHAMPION
-) -> Baseline:
+def champion_baseline(spec: Spec, registry_option: str | None = None, alias: str = CHAMPION) -> Baseline:
     from mlci.registry import open_registry
     from mlci.runtime.gate import regression_metrics
 
@@ -81,7 +79,7 @@ def champion_baseline(
             f"the champion {where} has no metrics (no run, or a run that logged none): "
             "the gate cannot compare with production"
         )
-    lacking = [metric for metric in regression_metrics(gates) if metric not in metrics]
+    lacking = [metric for metric in regression_metrics(spec.typed.evaluation.gates) if metric not in metrics]
     if lacking:
         raise UndecidedError(
             f"the champion {where} has no {', '.join(lacking)} metric: the gate cannot compare with production"

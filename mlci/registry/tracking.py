@@ -16,8 +16,8 @@ from mlci import safe_fs
 from mlci.loader import Spec
 from mlci.registry import Registry, open_registry
 from mlci.registry.location import RegistryLocation, resolve_location
-from mlci.render.context import DEFAULT_METRICS_FILE, DEFAULT_MODEL_PATH
 from mlci.runtime.gitinfo import current_commit
+from mlci.spec import thaw
 
 RUN_FILE = "artifacts/run.json"
 MODEL_FOLDER = "model"
@@ -27,20 +27,19 @@ MAX_METRICS = 500
 
 
 def spec_location(spec: Spec, option: str | None = None) -> RegistryLocation:
-    registry = spec.data.get("model", {}).get("registry")
-    return resolve_location(spec.directory, registry if isinstance(registry, str) else None, option)
+    return resolve_location(spec.directory, spec.typed.model.registry, option)
 
 
 def model_name(spec: Spec) -> str:
-    return str(spec.data.get("model", {}).get("name") or spec.data["project"]["name"])
+    return spec.typed.model.name
 
 
 def model_file(spec: Spec) -> Path:
-    return spec.directory / spec.data["training"].get("outputs", {}).get("model", DEFAULT_MODEL_PATH)
+    return spec.directory / spec.typed.model_path
 
 
 def base_tags(spec: Spec) -> dict[str, str]:
-    tags = {"mlci.project": spec.data["project"]["name"], "mlci.spec_sha256": spec.digest}
+    tags = {"mlci.project": spec.typed.project.name, "mlci.spec_sha256": spec.digest}
     commit = current_commit(spec.directory)
     if commit:
         tags["mlci.commit"] = commit
@@ -92,8 +91,8 @@ class Tracker:
 
     def start(self) -> str:
         """A new run for a new pipeline run (the train stage)."""
-        tags = {**base_tags(self.spec), "mlflow.runName": f"{self.spec.data['project']['name']}-pipeline"}
-        self._run_id = self.registry.start_run(self.spec.data["project"]["name"], tags)
+        tags = {**base_tags(self.spec), "mlflow.runName": f"{self.spec.typed.project.name}-pipeline"}
+        self._run_id = self.registry.start_run(self.spec.typed.project.name, tags)
         document = {"run_id": self._run_id, "registry": self.location.shown, "experiment": tags["mlci.project"]}
         safe_fs.write_text(self.run_file, json.dumps(document, indent=2, sort_keys=True) + "\n", self.spec.directory)
         return self._run_id
@@ -135,7 +134,7 @@ class Tracker:
         model = model_file(self.spec)
         # The hashes of the data this very model was trained on (the lineage just recorded), else the pins.
         datasets, _ = blessing_provenance(self.spec, sha256_file(model) if model.is_file() else None)
-        self.registry.log_params(run_id, dict(self.spec.data["training"].get("params", {})))
+        self.registry.log_params(run_id, thaw(self.spec.typed.training.params))
         self.registry.set_run_tags(run_id, dataset_tags(datasets))
         if model.is_file():
             self.registry.log_artifact(run_id, model, MODEL_FOLDER)
@@ -145,7 +144,7 @@ class Tracker:
         from mlci.runtime.gate import read_metrics
 
         run_id = self.current()
-        metrics_path = self.spec.directory / self.spec.data["evaluation"].get("metrics_file", DEFAULT_METRICS_FILE)
+        metrics_path = self.spec.directory / self.spec.typed.evaluation.metrics_file
         self.registry.log_metrics(run_id, numeric_metrics(read_metrics(metrics_path)))
         return run_id
 

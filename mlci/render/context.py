@@ -6,23 +6,19 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 from pathlib import Path
 from typing import Any
 
 from mlci import __version__
 from mlci.errors import InputError, Location
 from mlci.loader import Spec
+from mlci.spec import CanaryStep, Environment, MLProject, Resources, as_argv, schema_default, thaw
 
-DEFAULT_PYTHON = "3.11"
-DEFAULT_MODEL_PATH = "artifacts/model.joblib"
-DEFAULT_METRICS_FILE = "artifacts/metrics.json"
-DEFAULT_REQUIREMENTS = "requirements.txt"
-BLESSING_FILE = "artifacts/blessing.json"
-# The CI targets rendered when the spec names no ci.providers; other CI renderers are opt-in.
-CI_TARGETS = ("github", "gitlab", "jenkins")
-# A canary without steps of its own: a fifth, then half, ten minutes each, then everything.
-DEFAULT_CANARY_STEPS = ({"weight": 20, "pause": "10m"}, {"weight": 50, "pause": "10m"})
+__all__ = ["CI_TARGETS", "as_argv", "build_context", "refuse_azure_expressions", "require_safe_path"]
+
+# The CI targets rendered when the spec names no ci.providers (the schema's default); other
+# CI renderers are opt-in.
+CI_TARGETS: tuple[str, ...] = tuple(schema_default("ci", "providers"))
 # Pushing a tag that starts with this deploys through to production (behind its approvals).
 RELEASE_TAG_PREFIX = "v"
 # Added to a canary's pauses for its pods to start and for the last step to complete.
@@ -37,20 +33,15 @@ _SAFE_PATH_PART = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._-]*")
 _AZURE_EXPRESSION = re.compile(r"\$(\(|\[|\{\{)")
 
 
-def as_argv(command: str | list[str] | None) -> list[str]:
-    if command is None:
-        return []
-    return shlex.split(command) if isinstance(command, str) else [str(c) for c in command]
-
-
 def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[str, Any]:
+    """The templates' data, read from the typed spec (every default is filled in there)."""
     data = spec.data
-    project = data["project"]
-    training = data["training"]
-    evaluation = data["evaluation"]
-    ci = data.get("ci", {})
-    serving = data.get("serving")
-    mlci_version = ci.get("mlci_version", __version__)
+    typed = spec.typed
+    project = typed.project
+    training = typed.training
+    evaluation = typed.evaluation
+    ci = typed.ci
+    mlci_version = typed.mlci_version
     project_dir = Path(os.path.relpath(spec.directory.resolve(), out_dir.resolve())).as_posix()
     spec_file = spec.path.name
     out_from_project = Path(os.path.relpath(out_dir.resolve(), spec.directory.resolve())).as_posix()
@@ -58,13 +49,7 @@ def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[s
         require_safe_path(path, spec)
     if "azure" in targets:
         refuse_azure_expressions(spec)
-    python_version = ci.get("python_version", DEFAULT_PYTHON)
-    training_image = training.get("image", f"python:{python_version}-slim")
-    registry = ci.get("image_registry", f"registry.example.com/{project.get('team', 'ml')}")
-    repository = f"{registry}/{project['name']}"
-    # One image serves and trains unless serving names a base of its own: then training gets
-    # an image of its own too (templates/docker).
-    separate_training_image = serving is not None and serving.get("image", training_image) != training_image
+    separate_training_image = typed.separate_training_image
 
     # Pipeline jobs run mlci from the project folder, so the check re-renders from there.
     render_args = [spec_file]
@@ -85,54 +70,55 @@ def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[s
         "render_check_args": render_args,
         "targets": list(targets),
         "project": {
-            "name": project["name"],
-            "description": project.get("description", ""),
-            "team": project.get("team", ""),
-            "owners": project.get("owners", []),
-            "authors": project.get("authors", []),
+            "name": project.name,
+            "description": project.description or "",
+            "team": project.team or "",
+            "owners": list(project.owners),
+            "authors": list(project.authors),
         },
         "image": {
-            "repository": repository,
-            "training_repository": f"{repository}-training" if separate_training_image else repository,
+            "repository": typed.image_repository,
+            "training_repository": typed.training_image_repository,
             "training_dockerfile": "training.Dockerfile" if separate_training_image else "Dockerfile",
         },
         "gitops": {
-            "repository_url": ci.get(
-                "repository_url", f"https://git.example.com/{project.get('team', 'ml')}/{project['name']}.git"
-            ),
-            "repository_path": ci.get("repository_path", "."),
+            "repository_url": typed.repository_url,
+            "repository_path": ci.repository_path,
         },
-        "python_version": python_version,
-        "ci_image": ci.get("image"),
-        "runner_labels": ci.get("runner_labels", []),
-        "ci_env": dict(sorted(ci.get("env", {}).items())),
+        "python_version": ci.python_version,
+        "ci_image": ci.image,
+        "runner_labels": list(ci.runner_labels),
+        "ci_env": dict(sorted(ci.env.items())),
+        # Templates test optional keys with `is defined`: the datasets, model and monitoring
+        # sections are handed over as written.
         "datasets": data["datasets"],
         "training": {
-            "image": training_image,
-            "requirements": training.get("requirements", DEFAULT_REQUIREMENTS),
-            "schedule": training.get("schedule"),
-            "retrain_on_drift": training.get("retrain_on_drift", False),
-            "timeout_minutes": training.get("timeout_minutes", 60),
-            "resources": _resources(training.get("resources", {}), "1", "2Gi"),
-            "model_path": training.get("outputs", {}).get("model", DEFAULT_MODEL_PATH),
-            "command": as_argv(training["command"]),
-            "params": training.get("params", {}),
+            "image": typed.training_image,
+            "requirements": training.requirements,
+            "schedule": training.schedule,
+            "retrain_on_drift": training.retrain_on_drift,
+            "timeout_minutes": training.timeout_minutes,
+            "resources": _resources(training.resources),
+            "model_path": typed.model_path,
+            "command": training.argv,
+            "params": thaw(training.params),
         },
         "evaluation": {
-            "metrics_file": evaluation.get("metrics_file", DEFAULT_METRICS_FILE),
-            "gates": evaluation.get("gates", []),
-            "command": as_argv(evaluation["command"]),
+            "metrics_file": evaluation.metrics_file,
+            "gates": [thaw(gate) for gate in evaluation.gates],
+            "command": evaluation.argv,
         },
-        "blessing_file": BLESSING_FILE,
+        "blessing_file": typed.blessing_file,
         "model": data["model"],
-        "serving": _serving(serving, training_image),
-        "environments": [_environment(env) for env in data.get("environments", [])],
+        "serving": _serving(typed),
+        "environments": [_environment(env) for env in typed.environments],
         "monitoring": data.get("monitoring"),
-        "drift": _drift(data.get("monitoring", {}).get("drift")),
+        "drift": _drift(typed),
+        "latency_p95_ms": typed.monitoring.latency.p95_ms if typed.monitoring and typed.monitoring.latency else None,
         # Monorepos: CI runs this project's pipeline only when its folder (or the pipeline) changed.
         "path_filters": [f"{project_dir}/**"] if project_dir != "." and not project_dir.startswith("..") else [],
         "release_tag_prefix": RELEASE_TAG_PREFIX,
-        "governance": data.get("governance", {}),
+        "governance": thaw(typed.governance),
     }
 
 
@@ -151,7 +137,7 @@ def require_safe_path(path: str, spec: Spec) -> None:
 
 def refuse_azure_expressions(spec: Spec) -> None:
     """ci.env values are data; Azure Pipelines cannot carry `$(`, `$[` or `${{` as data."""
-    for key, value in spec.data.get("ci", {}).get("env", {}).items():
+    for key, value in spec.typed.ci.env.items():
         if isinstance(value, str) and _AZURE_EXPRESSION.search(value):
             raise InputError(
                 spec.location(("ci", "env", key)),
@@ -160,86 +146,73 @@ def refuse_azure_expressions(spec: Spec) -> None:
             )
 
 
-def _resources(raw: dict[str, Any], cpu: str, memory: str) -> dict[str, Any]:
-    return {"cpu": str(raw.get("cpu", cpu)), "memory": str(raw.get("memory", memory)), "gpu": int(raw.get("gpu", 0))}
+def _resources(resources: Resources) -> dict[str, Any]:
+    return {"cpu": str(resources.cpu), "memory": str(resources.memory), "gpu": int(resources.gpu)}
 
 
-def _serving(serving: dict[str, Any] | None, training_image: str) -> dict[str, Any] | None:
+def _serving(typed: MLProject) -> dict[str, Any] | None:
+    serving = typed.serving
     if serving is None:
         return None
     return {
-        "image": serving.get("image", training_image),
-        "command": as_argv(serving["command"]),
-        "port": serving.get("port", 8080),
-        "health_path": serving.get("health_path", "/healthz"),
-        "latency_slo_ms": serving.get("latency_slo_ms"),
-        "resources": _resources(serving.get("resources", {}), "500m", "512Mi"),
+        "image": typed.serving_image,
+        "command": serving.argv,
+        "port": serving.port,
+        "health_path": serving.health_path,
+        "latency_slo_ms": serving.latency_slo_ms,
+        "resources": _resources(serving.resources),
     }
 
 
-def _drift(raw: dict[str, Any] | None) -> dict[str, Any] | None:
+def _drift(typed: MLProject) -> dict[str, Any] | None:
     """The scheduled drift check, when the spec gives it a schedule and reference data."""
-    if not raw or "schedule" not in raw or "reference" not in raw:
+    drift = typed.scheduled_drift
+    if drift is None:
         return None
     return {
-        "schedule": raw["schedule"],
-        "method": raw.get("method", "psi"),
-        "threshold": raw.get("threshold", 0.1),
-        "reference": raw["reference"],
-        "current": raw.get("current"),
+        "schedule": drift.schedule,
+        "method": drift.method,
+        "threshold": drift.threshold,
+        "reference": drift.reference,
+        "current": drift.current,
         # A URI is not read by `mlci drift`: CI then names a local copy in MLCI_DRIFT_CURRENT.
-        "current_is_local": "current" in raw and "://" not in raw["current"],
+        "current_is_local": drift.current_is_local,
     }
 
 
-def _seconds(duration: str) -> int:
-    """A schema duration (10m, 1h, 30s) in seconds."""
-    return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600}[duration[-1]]
+def _step(step: CanaryStep) -> dict[str, Any]:
+    """A canary step as the spec writes it (templates test `pause is defined`)."""
+    return {"weight": step.weight, **({"pause": step.pause} if step.pause is not None else {})}
 
 
-def _canary_steps(strategy: dict[str, Any]) -> list[dict[str, Any]]:
-    if strategy.get("type") != "canary":
-        return []
-    return [
-        {
-            "weight": step["weight"],
-            "pause": step.get("pause"),
-            "pause_seconds": _seconds(step["pause"]) if "pause" in step else 0,
-        }
-        for step in strategy.get("steps", DEFAULT_CANARY_STEPS)
+def _environment(env: Environment) -> dict[str, Any]:
+    strategy = env.strategy
+    approvals = env.approvals
+    canary = [
+        {"weight": step.weight, "pause": step.pause, "pause_seconds": step.pause_seconds}
+        for step in strategy.canary_steps
     ]
-
-
-def _autoscaling(raw: dict[str, Any] | None) -> dict[str, Any] | None:
-    if raw is None:
-        return None
-    return {**raw, "target_cpu_utilization": raw.get("target_cpu_utilization", 70)}
-
-
-def _environment(env: dict[str, Any]) -> dict[str, Any]:
-    strategy = env.get("strategy", {})
-    approvals = env.get("approvals", {})
-    canary = _canary_steps(strategy)
     return {
-        "name": env["name"],
-        "tier": env["tier"],
-        "cluster": env["cluster"],
-        "namespace": env["namespace"],
-        "region": env["region"],
-        "replicas": env.get("replicas", 1),
-        "autoscaling": _autoscaling(env.get("autoscaling")),
+        "name": env.name,
+        "tier": env.tier,
+        "cluster": env.cluster,
+        "namespace": env.namespace,
+        "region": env.region,
+        "replicas": env.replicas,
+        "autoscaling": thaw(env.autoscaling),
         "strategy": {
-            "type": strategy.get("type", "rolling"),
-            "steps": strategy.get("steps", list(DEFAULT_CANARY_STEPS) if strategy.get("type") == "canary" else []),
-            "provider": strategy.get("provider", "argo-rollouts"),
+            "type": strategy.type,
+            "steps": [_step(step) for step in strategy.effective_steps],
+            "provider": strategy.provider,
             "canary_steps": canary,
             # How long a deploy job may wait for the rollout: every pause, plus the margin.
-            "timeout_minutes": -(-sum(step["pause_seconds"] for step in canary) // 60) + ROLLOUT_MARGIN_MINUTES,
+            "timeout_minutes": -(-sum(step.pause_seconds for step in strategy.canary_steps) // 60)
+            + ROLLOUT_MARGIN_MINUTES,
         },
         "approvals": {
-            "required": approvals.get("required", 0),
-            "approvers": approvals.get("approvers", []),
-            "separation_of_duties": approvals.get("separation_of_duties", True),
-            "wait_timer_minutes": approvals.get("wait_timer_minutes", 0),
+            "required": approvals.required,
+            "approvers": list(approvals.approvers),
+            "separation_of_duties": approvals.separation_of_duties,
+            "wait_timer_minutes": approvals.wait_timer_minutes,
         },
     }

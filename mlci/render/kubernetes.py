@@ -146,7 +146,7 @@ def analysis_metrics(context: dict[str, Any], env: dict[str, Any]) -> list[Objec
                 what=gate["metric"],
                 source=f"evaluation.gates[{index}]",
                 query=f'max(mlci_model_metric{{{selector}, metric="{gate["metric"]}"}})',
-                operator="<=" if gate.get("direction", "higher") == "lower" else ">=",
+                operator="<=" if gate["direction"] == "lower" else ">=",
                 threshold=gate["threshold"],
             )
         )
@@ -156,10 +156,9 @@ def analysis_metrics(context: dict[str, Any], env: dict[str, Any]) -> list[Objec
 def alert_rules(context: dict[str, Any], env: dict[str, Any]) -> list[dict[str, Any]]:
     """PrometheusRule alerts from the monitoring section: latency wherever the model serves,
     drift in production-tier environments (drift is measured on production's data)."""
-    monitoring = context["monitoring"] or {}
     project = context["project"]["name"]
     rules = []
-    p95 = monitoring.get("latency", {}).get("p95_ms")
+    p95 = context["latency_p95_ms"]
     if p95 is not None and context["serving"] is not None:
         selector = f'namespace="{env["namespace"]}", service="{project}"'
         rules.append(

@@ -27,8 +27,6 @@ from mlci.runtime.tables import CategoricalColumn, Column, NumericColumn
 from mlci.runtime.tabular import markdown_table, text_table
 
 METHODS = ("psi", "ks", "chi2")
-DEFAULT_METHOD = "psi"
-DEFAULT_THRESHOLD = 0.1
 PSI_BINS = 10
 EPSILON = 1e-4  # stands in for an empty bin's share, so that PSI stays finite
 # A categorical column with more distinct values than this (and than half its rows) holds
@@ -240,8 +238,8 @@ def _compare_one(name: str, ref: Column, cur: Column | None, method: str, thresh
 def compare_columns(
     reference: dict[str, Column],
     current: dict[str, Column],
-    method: str = DEFAULT_METHOD,
-    threshold: float = DEFAULT_THRESHOLD,
+    method: str,
+    threshold: float,
 ) -> list[FeatureDrift]:
     """Drift of every reference column, in the reference's order.
 

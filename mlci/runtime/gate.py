@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from mlci.findings import Finding, Severity
 from mlci.loader import Spec
 from mlci.runtime.hashing import sha256_file
 from mlci.runtime.tabular import markdown_table, text_table
+from mlci.spec import Gate
 
 
 @dataclass(frozen=True)
@@ -80,25 +82,25 @@ def _number(metrics: dict[str, Any], name: str) -> float | None:
     return float(value)
 
 
-def regression_metrics(gates: list[dict[str, Any]]) -> list[str]:
+def regression_metrics(gates: Sequence[Gate]) -> list[str]:
     """The metrics some gate compares with production (an allowed change is set)."""
-    return [g["metric"] for g in gates if "max_regression" in g or "max_regression_relative" in g]
+    return [g.metric for g in gates if g.max_regression is not None or g.max_regression_relative is not None]
 
 
 def evaluate_gates(
-    gates: list[dict[str, Any]],
+    gates: Sequence[Gate],
     metrics: dict[str, Any],
     baseline: dict[str, Any] | None = None,
     baseline_name: str = "production",
 ) -> list[GateResult]:
     results = []
     for index, gate in enumerate(gates):
-        metric = gate["metric"]
-        threshold = float(gate["threshold"])
-        direction = gate.get("direction", "higher")
+        metric = gate.metric
+        threshold = float(gate.threshold)
+        direction = gate.direction
         value = _number(metrics, metric)
         if value is None:
-            required = gate.get("required", True)
+            required = gate.required
             reason = f"{metric} is missing from the metrics" if required else f"{metric} is missing (optional)"
             results.append(GateResult(index, metric, direction, None, threshold, not required, None, reason))
             continue
@@ -114,10 +116,10 @@ def evaluate_gates(
         base_value = _number(baseline or {}, metric)
         if passed and base_value is not None:
             allowed = []
-            if "max_regression" in gate:
-                allowed.append(float(gate["max_regression"]))
-            if "max_regression_relative" in gate:
-                allowed.append(abs(base_value) * float(gate["max_regression_relative"]))
+            if gate.max_regression is not None:
+                allowed.append(float(gate.max_regression))
+            if gate.max_regression_relative is not None:
+                allowed.append(abs(base_value) * float(gate.max_regression_relative))
             if allowed:
                 limit = base_value - sign * min(allowed)  # the stricter of the two
                 regression_margin = round(sign * (value - limit), 6)

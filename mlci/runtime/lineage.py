@@ -22,10 +22,10 @@ from mlci import __version__
 from mlci.errors import InputError, Location, UserError
 from mlci.findings import JsonPath, Severity
 from mlci.loader import Spec
-from mlci.render.context import DEFAULT_MODEL_PATH, DEFAULT_REQUIREMENTS, as_argv
 from mlci.runtime.dvc import DvcIndex
 from mlci.runtime.gitinfo import current_commit, is_dirty
 from mlci.runtime.hashing import digest_path, sha256_file
+from mlci.spec import thaw
 
 LINEAGE_FILE = "artifacts/lineage.json"
 OPENLINEAGE_FILE = "artifacts/openlineage.json"
@@ -145,7 +145,7 @@ def _refuse_link_out(spec: Spec, path: Path, at: JsonPath, what: str) -> Path:
 def dataset_states(spec: Spec, dvc: DvcIndex | None = None) -> list[DatasetState]:
     dvc = dvc or DvcIndex(spec.directory)
     states = []
-    for index, dataset in enumerate(spec.data.get("datasets", [])):
+    for index, dataset in enumerate(spec.data["datasets"]):
         uri = dataset["uri"]
         path = local_path(spec, uri)
         common = {
@@ -187,7 +187,7 @@ def package_versions(spec: Spec) -> dict[str, str | None]:
     from importlib import metadata
 
     names = list(KEY_PACKAGES)
-    requirements = spec.directory / spec.data["training"].get("requirements", DEFAULT_REQUIREMENTS)
+    requirements = spec.directory / spec.typed.training.requirements
     wanted = set()
     if requirements.is_file():
         for line in requirements.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -215,7 +215,7 @@ def environment(spec: Spec) -> dict[str, Any]:
 
 
 def model_path(spec: Spec) -> Path:
-    return spec.directory / spec.data["training"].get("outputs", {}).get("model", DEFAULT_MODEL_PATH)
+    return spec.directory / spec.typed.model_path
 
 
 def model_state(spec: Spec) -> dict[str, Any]:
@@ -231,7 +231,7 @@ def model_state(spec: Spec) -> dict[str, Any]:
 
 def record_lineage(spec: Spec, now: dt.datetime | None = None) -> dict[str, Any]:
     """The lineage document of the project as it is now (after training)."""
-    training = spec.data["training"]
+    training = spec.typed.training
     moment = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
     return {
         "lineage_version": FORMAT_VERSION,
@@ -240,7 +240,7 @@ def record_lineage(spec: Spec, now: dt.datetime | None = None) -> dict[str, Any]
         "project": {"name": spec.data["project"]["name"], "team": spec.data["project"].get("team")},
         "spec": {"file": spec.path.name, "sha256": spec.digest},
         "git": {"commit": current_commit(spec.directory), "dirty": is_dirty(spec.directory)},
-        "training": {"command": as_argv(training["command"]), "params": training.get("params", {})},
+        "training": {"command": training.argv, "params": thaw(training.params)},
         "datasets": [state.to_dict() for state in dataset_states(spec)],
         "model": model_state(spec),
         "environment": environment(spec),
@@ -411,9 +411,9 @@ def verify_lineage(spec: Spec, recorded: dict[str, Any]) -> list[Difference]:
             )
         )
 
-    training = spec.data["training"]
+    training = spec.typed.training
     then_params = recorded["training"].get("params") or {}
-    now_params = training.get("params", {})
+    now_params = thaw(training.params)
     if then_params != now_params:
         differences.append(
             Difference(
@@ -423,13 +423,12 @@ def verify_lineage(spec: Spec, recorded: dict[str, Any]) -> list[Difference]:
                 ("training", "params"),
             )
         )
-    if recorded["training"].get("command") != as_argv(training["command"]):
+    if recorded["training"].get("command") != training.argv:
         differences.append(
             Difference(
                 "lineage/params",
                 Severity.HIGH,
-                f"training.command is {as_argv(training['command'])} now, "
-                f"the lineage recorded {recorded['training'].get('command')}",
+                f"training.command is {training.argv} now, the lineage recorded {recorded['training'].get('command')}",
                 ("training", "command"),
             )
         )
@@ -527,7 +526,7 @@ def blessing_provenance(spec: Spec, model_sha256: str | None) -> tuple[dict[str,
         reference = {"file": LINEAGE_FILE, "sha256": sha256_file(path), "recorded_at": record.get("recorded_at")}
         return datasets, reference
     dvc = DvcIndex(spec.directory)
-    for dataset in spec.data.get("datasets", []):
+    for dataset in spec.data["datasets"]:
         local = local_path(spec, dataset["uri"])
         pin = dvc.pin(local) if local is not None else None
         datasets[dataset["name"]] = {

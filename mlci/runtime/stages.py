@@ -18,8 +18,8 @@ from mlci.command_checks import split_command
 from mlci.errors import InputError, MlciError
 from mlci.findings import JsonPath
 from mlci.loader import Spec
-from mlci.render.context import DEFAULT_METRICS_FILE, DEFAULT_MODEL_PATH
 from mlci.reporters.log_safety import TEXT, defuse, one_line
+from mlci.spec import thaw
 
 if TYPE_CHECKING:
     from mlci.registry.tracking import Tracker
@@ -36,14 +36,13 @@ class StageResult:
 
 def stage_environment(spec: Spec) -> dict[str, str]:
     """What a stage command sees besides the user's environment."""
-    training = spec.data["training"]
-    evaluation = spec.data["evaluation"]
+    typed = spec.typed
     return {
-        "MLCI_PROJECT": spec.data["project"]["name"],
-        "MLCI_PARAMS": json.dumps(training.get("params", {}), sort_keys=True),
-        "MLCI_MODEL_PATH": training.get("outputs", {}).get("model", DEFAULT_MODEL_PATH),
-        "MLCI_METRICS_FILE": evaluation.get("metrics_file", DEFAULT_METRICS_FILE),
-        "MLCI_DATASETS": json.dumps({d["name"]: d["uri"] for d in spec.data["datasets"]}, sort_keys=True),
+        "MLCI_PROJECT": typed.project.name,
+        "MLCI_PARAMS": json.dumps(thaw(typed.training.params), sort_keys=True),
+        "MLCI_MODEL_PATH": typed.model_path,
+        "MLCI_METRICS_FILE": typed.evaluation.metrics_file,
+        "MLCI_DATASETS": json.dumps({d.name: d.uri for d in typed.datasets}, sort_keys=True),
     }
 
 
