@@ -283,3 +283,46 @@ def test_a_committed_link_does_not_move_the_embedded_registry(tmp_path: Path) ->
     result = run_cli("run", str(folder), "--stage", "train")
     assert result.exit_code == 2 and "is a symbolic link" in result.stderr
     assert list(elsewhere.iterdir()) == []
+
+
+def test_the_example_server_loads_the_registered_version(champion: tuple[str, Path]) -> None:
+    """What a deployed image does: MLCI_MODEL_VERSION and MLFLOW_TRACKING_URI set, no local model file."""
+    import os
+    import subprocess
+    import sys
+    import urllib.request
+
+    server, folder = champion
+    version = json.loads((folder / "artifacts" / "registered.json").read_text())["version"]
+    port = free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "MLCI_MODEL_VERSION": version,
+        "MLFLOW_TRACKING_URI": server,
+        "MLCI_MODEL_PATH": str(folder / "no-such-model.joblib"),
+    }
+    proc = subprocess.Popen([sys.executable, "serve.py"], cwd=folder, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    pytest.fail(f"serve.py did not start: {proc.communicate()[1][-2000:]}")
+                time.sleep(0.2)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/predict",
+            data=json.dumps({"instances": [[5.1, 3.5, 1.4, 0.2]]}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        answer = json.loads(urllib.request.urlopen(request, timeout=10).read())
+        assert answer["predictions"] == ["setosa"]
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=10)
+    assert f'"uri": "models:/iris-classifier/{version}"' in stderr
