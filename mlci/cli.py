@@ -312,6 +312,12 @@ def render(paths: tuple[str, ...], targets: tuple[str, ...], out: Path | None, c
     if result.outcome.invalid_input:
         _emit(result.outcome.sorted(), [("text", None)], "render", Severity.INFO)
         sys.exit(EXIT_USER_ERROR)
+    for finding in result.unenforced:
+        # Not a failure: what the CI cannot enforce, said where the spec asks for it.
+        from mlci.reporters.log_safety import one_line
+
+        level = "warning" if finding.severity > Severity.INFO else "info"
+        click.echo(one_line(f"{finding.file}:{finding.line}:{finding.column}: {level}: {finding.message}"), err=True)
     if check_only:
         stale = [item for report in result.checks for item in report.out_of_date]
         for path, why in stale:
@@ -372,6 +378,23 @@ def _registry_options(function: Any) -> Any:
         help="MLflow tracking URI; default MLFLOW_TRACKING_URI, then model.registry (an http(s) server), "
         "then the embedded store .mlci/registry.db.",
     )(function)
+
+
+@cli.command()
+@click.argument("path", default=".", type=click.Path(path_type=str))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["mermaid", "dot", "markdown"]),
+    default="mermaid",
+    help="Mermaid (default), Graphviz dot, or Mermaid in Markdown (for a step summary or a merge request).",
+)
+def graph(path: str, fmt: str) -> None:
+    """Draw the lifecycle the rendered pipelines run: triggers, jobs, needs and approvals."""
+    from mlci.pipeline import build_pipeline
+    from mlci.pipeline.graph import draw
+
+    click.echo(draw(build_pipeline(_single_spec(path)), fmt), nl=False)
 
 
 @cli.command()

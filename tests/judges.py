@@ -194,6 +194,7 @@ def gitlab_ci_local(
     jobs: list[str] | None = None,
     merge_request: bool = True,
     path: str | None = None,
+    manual: list[str] | None = None,
 ) -> Verdict:
     """Run the pipeline for real with gitlab-ci-local's shell executor, from a git copy of `project`."""
     git = ["git", "-c", "user.email=ci@example.invalid", "-c", "user.name=ci"]
@@ -216,6 +217,10 @@ def gitlab_ci_local(
         cmd += ["--variable", f"{key}={value}"]
     if jobs:
         cmd += ["--needs", *jobs]
+    if manual:
+        # Manual jobs (approvals) that later jobs need: gitlab-ci-local refuses the pipeline unless
+        # told to play them, where GitLab blocks the later jobs until someone does.
+        cmd += ["--manual", *manual]
     env = dict(os.environ)
     if path:
         env["PATH"] = path

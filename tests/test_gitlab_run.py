@@ -82,14 +82,16 @@ def test_default_branch_push_trains_evaluates_and_blesses(tmp_path: Path) -> Non
 def test_a_missed_gate_fails_the_gate_job_and_nothing_deploys(tmp_path: Path) -> None:
     # Stricter than the model can reach; re-rendered, so the policy check's `render --check` passes.
     project = _rendered_copy(tmp_path, edit=("threshold: 0.9\n", "threshold: 0.999\n"))
-    verdict = judges.gitlab_ci_local(project, {}, merge_request=False, path=_host_path())
+    # Even approved, nothing after the failed gate runs.
+    approved = ["deploy-production"]
+    verdict = judges.gitlab_ci_local(project, {}, merge_request=False, path=_host_path(), manual=approved)
     assert not verdict.ok
     results = _job_results(verdict.output)
     assert results == {"policy-check": "PASS", "train": "PASS", "evaluate": "PASS", "gate": "FAIL"}, verdict.output[
         -6000:
     ]
     assert re.search(r"gate/accuracy accuracy = [0-9.]+ misses the threshold 0\.999", verdict.output)
-    assert not any(job.startswith(("build-image", "deploy-")) for job in results)
+    assert not any(job.startswith(("register", "build-image", "deploy-", "promote-")) for job in results)
     assert not (project / ".gitlab-ci-local" / "artifacts" / "gate" / "artifacts" / "blessing.json").exists()
     assert not (project / "artifacts" / "blessing.json").exists()
 

@@ -73,9 +73,12 @@ def test_github_pull_requests_only_check_and_no_pull_request_target(rendered: Pa
     _, workflow = _workflow(rendered)
     assert "pull_request_target" not in workflow["on"]
     assert set(workflow["on"]) >= {"pull_request", "push", "schedule", "workflow_dispatch"}
-    assert "github.event_name != 'push'" in workflow["jobs"]["policy-check"]["if"]
+    # Pushes start runs only on the default branch (ci.default_branch) and release tags.
+    assert workflow["on"]["push"] == {"branches": ["main"], "tags": ["v*"]}
+    assert "github.event_name == 'pull_request'" in workflow["jobs"]["policy-check"]["if"]
     # Delivery starts at train: only the default branch and release tags get past its `if`.
-    assert "default_branch" in workflow["jobs"]["train"]["if"]
+    assert "github.event_name == 'pull_request'" not in workflow["jobs"]["train"]["if"]
+    assert "refs/heads/main" in workflow["jobs"]["train"]["if"]
     assert "refs/tags/v" in workflow["jobs"]["train"]["if"]
 
 
@@ -87,7 +90,7 @@ def test_github_jobs_have_least_privilege_and_a_timeout(rendered: Path) -> None:
         granted = {scope for scope, level in job["permissions"].items() if level == "write"}
         expected = {
             "policy-check": {"security-events"},  # upload-sarif
-            "monitor-drift": {"actions"},  # starts the retraining run
+            "retrain-on-drift": {"actions"},  # starts the retraining run
         }.get(name, set())
         assert granted == expected, name
 
@@ -125,12 +128,18 @@ def test_github_deploys_need_the_gate_and_use_environments_in_promotion_order(re
     for env in spec["environments"]:
         job = workflow["jobs"][f"deploy-{env['name']}"]
         assert job["environment"] == {"name": env["name"]}
-        assert {"gate", "build-image"} <= set(job["needs"])
+        assert "build-image" in job["needs"]
         if previous:
             assert previous in job["needs"]
-        previous = f"deploy-{env['name']}"
+        # After each deploy, the registry's alias follows (mlci promote ENV).
+        promote = workflow["jobs"][f"promote-{env['name']}"]
+        assert promote["needs"] == [f"deploy-{env['name']}", "register"]
+        assert any(step.get("run", "").startswith(f"mlci promote {env['name']} ") for step in promote["steps"])
+        previous = f"promote-{env['name']}"
     build = workflow["jobs"]["build-image"]
+    assert {"gate", "register"} <= set(build["needs"])
     assert any("Require the blessing" in step.get("name", "") for step in build["steps"])
+    assert any("MLCI_MODEL_VERSION" in step.get("run", "") for step in build["steps"])
 
 
 def test_github_drift_monitoring_retrains_on_drift(rendered: Path) -> None:
@@ -141,11 +150,13 @@ def test_github_drift_monitoring_retrains_on_drift(rendered: Path) -> None:
     assert {"cron": spec["training"]["schedule"]} in workflow["on"]["schedule"]
     monitor = workflow["jobs"]["monitor-drift"]
     assert f"github.event.schedule == '{drift_cron}'" in monitor["if"]
-    script = monitor["steps"][-1]["run"]
-    assert "mlci drift mlproject.yaml" in script
-    assert f"gh workflow run mlci-{spec['project']['name']}.yml" in script
+    assert "mlci drift mlproject.yaml" in monitor["steps"][-1]["run"]
+    retrain = workflow["jobs"]["retrain-on-drift"]
+    assert retrain["needs"] == "monitor-drift" and retrain["if"].startswith("failure() && ")
+    assert f"gh workflow run mlci-{spec['project']['name']}.yml" in retrain["steps"][-1]["run"]
     # The drift schedule runs the monitor only; the retraining run it starts is a workflow_dispatch.
-    assert f"github.event.schedule != '{drift_cron}'" in workflow["jobs"]["train"]["if"]
+    assert drift_cron not in workflow["jobs"]["train"]["if"]
+    assert "workflow_dispatch" in workflow["jobs"]["train"]["if"]
 
 
 def test_github_environment_protection_settings(credit: Path) -> None:
@@ -185,15 +196,16 @@ def test_production_without_approvals_is_promoted_by_a_tag_or_by_hand(tmp_path: 
     folder = _render(_copy(IRIS, tmp_path, {"environments.1.approvals.required": 0}))
     _, workflow = _workflow(folder)
     assert workflow["jobs"]["deploy-production"]["if"] == (
-        "startsWith(github.ref, 'refs/tags/v') || github.event_name == 'workflow_dispatch'"
+        "startsWith(github.ref, 'refs/tags/v') || "
+        "(github.event_name == 'workflow_dispatch' && github.ref == 'refs/heads/main')"
     )
     assert "if" not in workflow["jobs"]["deploy-staging"]
 
-    rules = _gitlab(folder)["deploy-production"]["rules"]
-    assert rules[2:] == [
-        {"if": "$CI_COMMIT_TAG =~ /^v/"},
-        {"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH", "when": "manual"},
-    ]
+    from mlci.pipeline import Event
+
+    production = _gitlab_graph(folder).jobs["deploy-production"]
+    assert production.events - production.held == {Event.RELEASE_TAG}
+    assert {Event.DEFAULT_BRANCH, Event.MANUAL} <= production.held
     jenkins = (folder / "Jenkinsfile").read_text()
     approve = jenkins[jenkins.index("stage('Approve production')") : jenkins.index("stage('Deploy production')")]
     assert "not {" in approve and "tag pattern: 'v*'" in approve
@@ -209,19 +221,31 @@ def _gitlab(folder: Path) -> dict[str, Any]:
     return _load((folder / ".gitlab-ci.yml").read_text())
 
 
+def _gitlab_graph(folder: Path) -> Any:
+    """The job graph GitLab reads from the file, per simulated event (tests/conformance)."""
+    from mlci.loader import load_spec
+    from mlci.pipeline import build_pipeline
+    from tests.conformance import ci_gitlab
+
+    return ci_gitlab.read(folder, build_pipeline(load_spec(folder / "mlproject.yaml")))
+
+
 def test_gitlab_deploy_jobs_never_run_for_merge_requests_and_approvals_are_manual(rendered: Path) -> None:
+    from mlci.pipeline import DELIVERY_EVENTS, Event
+
     pipeline = _gitlab(rendered)
+    graph = _gitlab_graph(rendered)
     spec = _load((rendered / "mlproject.yaml").read_text())
     for env in spec["environments"]:
-        job = pipeline[f"deploy-{env['name']}"]
-        assert job["rules"][0] == {"if": '$CI_PIPELINE_SOURCE == "merge_request_event"', "when": "never"}
-        assert job["environment"]["name"] == env["name"]
+        job = graph.jobs[f"deploy-{env['name']}"]
+        assert Event.PULL_REQUEST not in job.events and Event.DRIFT_SCHEDULE not in job.events
+        assert pipeline[f"deploy-{env['name']}"]["environment"]["name"] == env["name"]
         needs_approval = env.get("approvals", {}).get("required", 0) > 0
-        whens = [rule.get("when") for rule in job["rules"][2:]]
-        assert ("manual" in whens) == (needs_approval or env["tier"] == "production")
+        assert bool(job.held) == (needs_approval or env["tier"] == "production")
         if needs_approval:
-            assert whens == ["manual"], "approvals apply to release tags too"
-    assert pipeline[".delivery"]["rules"][0]["when"] == "never"
+            assert job.held == DELIVERY_EVENTS, "approvals apply to release tags too"
+        assert graph.jobs[f"promote-{env['name']}"].events == job.events
+    assert graph.jobs["train"].events == DELIVERY_EVENTS
 
 
 def test_gitlab_policy_check_reports_junit_and_code_quality(rendered: Path) -> None:
@@ -241,15 +265,16 @@ def test_gitlab_every_job_has_a_timeout_and_pip_is_cached(rendered: Path) -> Non
 
 
 def test_gitlab_drift_schedule_monitors_and_retrains(rendered: Path) -> None:
+    from mlci.pipeline import Event
+
     pipeline = _gitlab(rendered)
-    assert pipeline["monitor-drift"]["rules"] == [
-        {"if": '$CI_PIPELINE_SOURCE == "schedule" && $MLCI_SCHEDULE == "drift"'}
-    ]
+    graph = _gitlab_graph(rendered)
+    assert graph.jobs["monitor-drift"].events == {Event.DRIFT_SCHEDULE}
     retrain = pipeline["retrain-on-drift"]
-    assert retrain["needs"] == ["monitor-drift"]
-    assert retrain["rules"][0]["when"] == "on_failure"
-    assert retrain["trigger"] == {"project": "$CI_PROJECT_PATH", "branch": "$CI_DEFAULT_BRANCH"}
-    assert {"if": '$MLCI_SCHEDULE == "drift"', "when": "never"} in pipeline[".delivery"]["rules"]
+    assert retrain["needs"] == [{"job": "monitor-drift", "artifacts": False}]
+    assert graph.jobs["retrain-on-drift"].on_failure
+    assert retrain["trigger"] == {"project": "$CI_PROJECT_PATH", "branch": "main"}
+    assert all(Event.DRIFT_SCHEDULE not in graph.jobs[name].events for name in ("policy-check", "train"))
 
 
 # Jenkins
@@ -388,7 +413,7 @@ def test_monorepo_projects_run_only_when_they_changed(monorepo: Path) -> None:
     gitlab = _gitlab(monorepo)
     changes = ["projects/iris-classifier/**", ".gitlab-ci.yml"]
     assert gitlab["policy-check"]["rules"][-1]["changes"] == changes
-    assert gitlab[".delivery"]["rules"][-1]["changes"] == changes
+    assert gitlab["train"]["rules"][-1]["changes"] == changes
     assert gitlab["deploy-staging"]["rules"][-1]["changes"] == changes
     assert "mlci check projects/iris-classifier/mlproject.yaml" in gitlab["policy-check"]["script"][1]
 

@@ -697,6 +697,14 @@ schema = {
                     pattern=r"^(?!.*\.\.)(?!.*//)(?!.*\.lock$)(?!.*/$)[A-Za-z0-9_][A-Za-z0-9._/-]{0,99}$",
                     default="main",
                 ),
+                "pr_evaluation": {
+                    "type": "boolean",
+                    "description": (
+                        "Pull requests also train and evaluate the candidate and compare it with the champion "
+                        "(a Markdown report in the summary / merge request). Default false."
+                    ),
+                    "default": False,
+                },
             },
             default={},
         ),

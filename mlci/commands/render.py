@@ -11,6 +11,7 @@ from mlci import __version__, progress, safe_fs
 from mlci.commands.common import Outcome, load_and_validate
 from mlci.discover import display_path
 from mlci.errors import UserError
+from mlci.findings import Finding
 from mlci.loader import Spec
 from mlci.render import RENDERERS
 from mlci.render.context import build_context
@@ -36,6 +37,21 @@ class RenderResult:
     plans: list[FilePlan] = field(default_factory=list)
     writes: list[WriteReport] = field(default_factory=list)
     checks: list[CheckReport] = field(default_factory=list)
+    # What the spec asks that a rendered CI cannot enforce (each printer's Capabilities).
+    unenforced: list[Finding] = field(default_factory=list)
+
+
+def unenforced_findings(spec: Spec, targets: tuple[str, ...]) -> list[Finding]:
+    """Per CI target, what of the spec's lifecycle its CI will not enforce, at the spec's line."""
+    from mlci.pipeline import build_pipeline, gaps
+
+    pipeline = build_pipeline(spec)
+    findings: list[Finding] = []
+    for target in targets:
+        capabilities = getattr(RENDERERS[target], "capabilities", None)
+        if capabilities is not None:
+            findings += gaps(pipeline, capabilities, spec)
+    return findings
 
 
 def default_targets(spec: Spec) -> tuple[str, ...]:
@@ -112,7 +128,9 @@ def run_render(
             out_dir = out / name
         # No link below the current folder (or below the output folder outside it) is followed.
         root = safe_fs.trusted_base(out_dir)
-        result.plans.append(plan_for(spec, out_dir, targets or default_targets(spec), root))
+        chosen = targets or default_targets(spec)
+        result.plans.append(plan_for(spec, out_dir, chosen, root))
+        result.unenforced += unenforced_findings(spec, chosen)
     refuse_collisions(result.plans)
     # Check or write only once every plan rendered: a template error leaves no half-written tree.
     # Decide every plan before touching anything: a refusal in one project leaves all projects as they were.

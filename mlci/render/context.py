@@ -12,6 +12,7 @@ from typing import Any
 from mlci import __version__
 from mlci.errors import InputError, Location
 from mlci.loader import Spec
+from mlci.pipeline import Placement, build_pipeline
 from mlci.spec import CanaryStep, Environment, MLProject, Resources, as_argv, schema_default, thaw
 
 __all__ = ["CI_TARGETS", "as_argv", "build_context", "refuse_azure_expressions", "require_safe_path"]
@@ -59,6 +60,8 @@ def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[s
         render_args += ["--target", target]
 
     return {
+        # The lifecycle, decided once (mlci/pipeline); CI printers print it.
+        "pipeline": build_pipeline(spec, Placement(project_dir, tuple(render_args))),
         "mlci": {
             "version": mlci_version,
             "pip_spec": f"mlci=={mlci_version}",

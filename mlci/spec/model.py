@@ -237,6 +237,7 @@ class CI:
     mlci_version: str | None
     env: Mapping[str, str | int | float | bool]
     default_branch: str
+    pr_evaluation: bool
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,232 @@
+"""The lifecycle of one mlci project, as data: what starts the pipeline, which jobs run,
+in which order and on which events, and how a model is promoted through the environments.
+
+Built once by `build_pipeline` (mlci/pipeline/build.py); every CI printer prints it and
+decides nothing of its own. Frozen, so a printer cannot change it for the others.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Event(str, enum.Enum):
+    """What starts a pipeline run."""
+
+    PULL_REQUEST = "pull_request"  # a pull or merge request (or a change request)
+    DEFAULT_BRANCH = "default_branch"  # a push to the default branch
+    RELEASE_TAG = "release_tag"  # a pushed tag with the release prefix
+    TRAINING_SCHEDULE = "training_schedule"  # training.schedule: retrain on the default branch
+    DRIFT_SCHEDULE = "drift_schedule"  # monitoring.drift.schedule: compare live data with training data
+    MANUAL = "manual"  # someone runs the pipeline by hand on the default branch
+
+
+# The runs that deliver a model: train, gate, register, build and deploy.
+DELIVERY_EVENTS = frozenset({Event.DEFAULT_BRANCH, Event.RELEASE_TAG, Event.TRAINING_SCHEDULE, Event.MANUAL})
+
+
+@dataclass(frozen=True)
+class Trigger:
+    event: Event
+    cron: str | None = None  # the schedules
+    branch: str | None = None  # the default branch's name (default branch, schedules, manual runs)
+    tag_prefix: str | None = None  # release tags
+    paths: tuple[str, ...] = ()  # monorepos: only changes under these paths start it (not tags nor schedules)
+
+
+class When(str, enum.Enum):
+    """How the outcome of a job's needs decides whether it runs."""
+
+    SUCCESS = "success"  # every need succeeded
+    FAILURE = "failure"  # a need failed (retraining after the drift check found drift)
+    ALWAYS = "always"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """When a job runs: on which events, after which outcome of its needs, and on which of
+    those events a person has to start it (promotion without an approval rule)."""
+
+    events: frozenset[Event]
+    when: When = When.SUCCESS
+    manual_on: frozenset[Event] = frozenset()
+
+    def runs_on(self, event: Event) -> bool:
+        return event in self.events
+
+    @property
+    def automatic_events(self) -> frozenset[Event]:
+        return self.events - self.manual_on
+
+
+class Runner(str, enum.Enum):
+    """What a job needs from the machine it runs on; each CI maps it to an image or agent."""
+
+    PYTHON = "python"  # the spec's Python (ci.python_version, ci.image, ci.runner_labels)
+    DOCKER = "docker"  # builds and pushes images
+    KUBERNETES = "kubernetes"  # kubectl and kustomize, with the environment's cluster access
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A file or folder one job hands to later ones (paths relative to the project folder)."""
+
+    name: str
+    path: str
+    folder: bool = False
+    always: bool = False  # kept even when the job fails (a report of why)
+
+    @property
+    def directory(self) -> str:
+        """Where a download puts it: the folder itself, or the folder holding the file."""
+        return self.path if self.folder else (self.path.rpartition("/")[0] or ".")
+
+
+class StepKind(str, enum.Enum):
+    INSTALL = "install"  # pip install mlci (with extras) and, for the project's code, its requirements
+    MLCI = "mlci"  # an mlci command; the spec's own commands run inside `mlci run`
+    REQUIRE_BLESSING = "require_blessing"  # the model about to ship is the one the gate blessed
+    BUILD_IMAGE = "build_image"  # build and push the serving (and training) image, pinning the model version
+    DEPLOY = "deploy"  # apply the environment's overlay and wait for the rollout
+    RETRAIN = "retrain"  # start a new default-branch run of this pipeline
+
+
+class Report(str, enum.Enum):
+    """What an mlci step's results are published as; each CI has its own formats for them."""
+
+    POLICY = "policy"  # annotations, SARIF / code quality, junit, step summary
+    GATE = "gate"
+    DRIFT = "drift"
+    PR_EVALUATION = "pr_evaluation"  # the Markdown report of the pull request's candidate
+    GRAPH = "graph"  # the lifecycle drawn as Mermaid, for the summary
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: StepKind
+    name: str
+    # MLCI: the arguments after `mlci`, with SPEC standing for the spec's path.
+    args: tuple[str, ...] = ()
+    report: Report | None = None
+    # Runs from the repository root (reports name files as the CI does), not the project folder.
+    from_root: bool = False
+    extras: tuple[str, ...] = ()  # INSTALL: mlci's extras
+    requirements: bool = False  # INSTALL: the project's requirements too
+    # Options whose value comes from an environment variable: (option, variable), printed
+    # as `option "$VARIABLE"`, after `args`.
+    env_args: tuple[tuple[str, str], ...] = ()
+    # What the step may read from the CI's secret store, as environment variables of the same name.
+    secrets: tuple[str, ...] = ()
+    # What the step may read from the CI's plain variables (repository or project settings).
+    variables: tuple[str, ...] = ()
+
+
+SPEC = "{spec}"  # stands for the spec's path in Step.args; printers substitute it, quoted
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str  # the job's id in every CI: lower-case words and '-'
+    title: str
+    needs: tuple[str, ...]
+    condition: Condition
+    timeout_minutes: int
+    runner: Runner
+    steps: tuple[Step, ...]
+    inputs: tuple[Artifact, ...] = ()
+    outputs: tuple[Artifact, ...] = ()
+    environment: str | None = None  # deploys: the environment whose protection holds the approval
+    # Only one run at a time per group, never cancelled halfway (deployments).
+    exclusive: bool = False
+    # The job needs to start another run of this pipeline (retraining).
+    starts_pipelines: bool = False
+    purpose: str = ""  # one line for the reader of the generated file
+
+    def mlci_steps(self) -> tuple[Step, ...]:
+        return tuple(step for step in self.steps if step.kind is StepKind.MLCI)
+
+
+@dataclass(frozen=True)
+class Approval:
+    """What a deployment to an environment waits for, as the spec asks it."""
+
+    required: int  # distinct approvals the spec asks for (0: none)
+    approvers: tuple[str, ...]
+    separation_of_duties: bool  # whoever started the run, the owners and the authors may not approve
+    wait_timer_minutes: int  # after the approvals, before the deployment starts
+
+
+@dataclass(frozen=True)
+class CanaryStep:
+    weight: int
+    pause: str | None
+    pause_seconds: int
+
+
+@dataclass(frozen=True)
+class Strategy:
+    type: str  # rolling | canary | blue-green
+    provider: str  # argo-rollouts | kserve
+    canary_steps: tuple[CanaryStep, ...]
+    timeout_minutes: int  # how long the rollout may take: every pause, plus a margin
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """One environment in promotion order: deploy (behind its approval), then `mlci promote`."""
+
+    environment: str
+    index: int  # position in the spec's environments list
+    tier: str
+    cluster: str
+    namespace: str
+    region: str
+    approval: Approval
+    strategy: Strategy
+    deploy_job: str
+    promote_job: str
+    # A person must approve (or start) the deployment: approvals asked, or the production tier.
+    protected: bool
+    # Distinct approvals the CI must collect: the spec's, at least one when protected.
+    effective_approvals: int
+    alias: str  # the registry alias `mlci promote` moves (production tier: champion)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    project: str
+    spec_file: str  # the spec's file name, in the project folder
+    project_dir: str  # the project folder relative to the repository root (or output folder)
+    default_branch: str
+    release_tag_prefix: str
+    triggers: tuple[Trigger, ...]
+    jobs: tuple[Job, ...]
+    promotions: tuple[Promotion, ...]
+    owners: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    path_filters: tuple[str, ...] = ()
+    registry_secrets: tuple[str, ...] = field(default=())
+
+    def job(self, name: str) -> Job:
+        for job in self.jobs:
+            if job.name == name:
+                return job
+        raise KeyError(name)
+
+    @property
+    def job_names(self) -> tuple[str, ...]:
+        return tuple(job.name for job in self.jobs)
+
+    def trigger(self, event: Event) -> Trigger | None:
+        return next((t for t in self.triggers if t.event is event), None)
+
+    def jobs_on(self, event: Event) -> tuple[Job, ...]:
+        return tuple(job for job in self.jobs if job.condition.runs_on(event))
+
+    def promotion(self, environment: str) -> Promotion:
+        return next(p for p in self.promotions if p.environment == environment)
+
+    def edges(self) -> tuple[tuple[str, str], ...]:
+        """(need, job) pairs, in job order."""
+        return tuple((need, job.name) for job in self.jobs for need in job.needs)
