@@ -326,3 +326,27 @@ def test_the_example_server_loads_the_registered_version(champion: tuple[str, Pa
         proc.terminate()
         _, stderr = proc.communicate(timeout=10)
     assert f'"uri": "models:/iris-classifier/{version}"' in stderr
+
+
+def test_a_version_registered_without_the_training_run_still_carries_its_metrics(server: str, tmp_path: Path) -> None:
+    """A register job that did not get artifacts/run.json: the version's run still holds the
+    metrics that blessed it, so once it is champion the gate can compare with it."""
+    folder = _copy(tmp_path, "iris-no-run-file")
+    ran = run_cli(
+        "run", str(folder), "--registry", server, "--stage", "train", "--stage", "evaluate", "--stage", "gate"
+    )
+    assert ran.exit_code == 0, ran.stdout + ran.stderr
+    training_run = json.loads((folder / "artifacts" / "run.json").read_text())["run_id"]
+    (folder / "artifacts" / "run.json").unlink()
+    registered = run_cli("register", str(folder), "--registry", server)
+    assert registered.exit_code == 0, registered.stderr
+    version = _client(server).get_model_version("iris-no-run-file", "1")
+    assert version.run_id != training_run
+    metrics = json.loads((folder / "artifacts" / "metrics.json").read_text())
+    assert _client(server).get_run(version.run_id).data.metrics["accuracy"] == pytest.approx(metrics["accuracy"])
+    assert run_cli("promote", "production", str(folder), "--registry", server).exit_code == 0
+    good = _metrics(tmp_path, "good.json", accuracy=1.0, f1_macro=1.0, roc_auc_ovr=1.0)
+    gated = run_cli(
+        "gate", str(folder), "--metrics", str(good), "--registry", server, "--blessing", str(tmp_path / "b")
+    )
+    assert gated.exit_code == 0 and "Baseline: the champion, iris-no-run-file version 1" in gated.stdout

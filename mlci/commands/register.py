@@ -18,7 +18,15 @@ from mlci.errors import InputError, Location, UserError
 from mlci.loader import Spec
 from mlci.registry import CHALLENGER, ModelVersion
 from mlci.registry.location import RegistryLocation
-from mlci.registry.tracking import BLESSING_FOLDER, MODEL_FOLDER, Tracker, dataset_tags, model_file, model_name
+from mlci.registry.tracking import (
+    BLESSING_FOLDER,
+    MODEL_FOLDER,
+    Tracker,
+    dataset_tags,
+    model_file,
+    model_name,
+    numeric_metrics,
+)
 from mlci.runtime.hashing import sha256_file
 
 REGISTERED_FILE = "artifacts/registered.json"
@@ -95,6 +103,10 @@ def run_register(spec: Spec, location: RegistryLocation) -> Registration:
     tracker = Tracker(spec, location)
     run_id = tracker.current()
     registry = tracker.registry
+    # The metrics that blessed the model are the version's: the next gate's baseline once it is
+    # champion, even when this job could not continue the training run (no artifacts/run.json).
+    metrics = document.get("metrics")
+    registry.log_metrics(run_id, numeric_metrics(metrics if isinstance(metrics, dict) else {}))
     # The model and its blessing travel with the run, so `promote` can check one against the other.
     source = registry.log_artifact(run_id, model, MODEL_FOLDER)
     registry.log_artifact(run_id, blessing_path, BLESSING_FOLDER)
