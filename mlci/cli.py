@@ -362,6 +362,24 @@ def _single_spec(path: str) -> Any:
     return outcome.specs[0]
 
 
+def _registry_options(function: Any) -> Any:
+    """--registry and --champion-alias, for the commands that talk to the model registry."""
+    function = click.option(
+        "--champion-alias",
+        default="champion",
+        show_default=True,
+        envvar="MLCI_CHAMPION_ALIAS",
+        help="The registry alias of the production model (the gate's baseline; `promote` of a production tier).",
+    )(function)
+    return click.option(
+        "--registry",
+        "registry_uri",
+        default=None,
+        help="MLflow tracking URI; default MLFLOW_TRACKING_URI, then model.registry (an http(s) server), "
+        "then the embedded store .mlci/registry.db.",
+    )(function)
+
+
 @cli.command()
 @click.argument("path", default=".", type=click.Path(path_type=str))
 @click.option(
@@ -391,7 +409,7 @@ def graph(path: str, fmt: str) -> None:
     "--baseline",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="Metrics of the production model, for the allowed-change gates.",
+    help="Metrics of the production model (offline), instead of the registry's champion.",
 )
 @click.option(
     "--blessing",
@@ -400,30 +418,55 @@ def graph(path: str, fmt: str) -> None:
     default=None,
     help="Where to write the blessing when every gate passes; default artifacts/blessing.json.",
 )
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the pull-request evaluation report (Markdown): metrics vs champion, verdict, lineage diff.",
+)
+@_registry_options
 @_outputs_option("text")
 def gate(
     path: str,
     metrics: Path | None,
     baseline: Path | None,
     blessing_path: Path | None,
+    report_path: Path | None,
+    registry_uri: str | None,
+    champion_alias: str,
     outputs: list[tuple[str, str | None]],
 ) -> None:
-    """Compare evaluation metrics with the spec's gates; bless the model if all pass."""
-    from mlci.commands.gate import run_gate
+    """Compare evaluation metrics with the spec's gates and the champion; bless the model if all pass."""
+    from mlci.commands.gate import BaselineChoice, run_gate
 
     spec = _single_spec(path)
-    outcome = run_gate(spec, metrics, baseline, blessing_path)
+    outcome = run_gate(spec, metrics, BaselineChoice(baseline, registry_uri, champion_alias), blessing_path)
     _report_gate(outcome, outputs)
+    if report_path is not None:
+        from mlci.registry.report import pr_report
+        from mlci.spec import thaw
+
+        params = thaw(spec.typed.training.params)
+        _write_report(pr_report(spec.typed.project.name, outcome, params), str(report_path))
+        click.echo(f"wrote the evaluation report {report_path}", err=True)
     sys.exit(0 if outcome.passed else 1)
 
 
 def _report_gate(outcome: Any, outputs: list[tuple[str, str | None]]) -> None:
     from mlci.discover import display_path
+    from mlci.reporters.log_safety import one_line
     from mlci.runtime.gate import format_markdown, format_table
 
     blessing = display_path(outcome.blessing_path) if outcome.blessing_path else None
-    details = {"gates": [r.to_dict() for r in outcome.results], "passed": outcome.passed, "blessing": blessing}
-    table, markdown = format_table(outcome.results), format_markdown(outcome.results)
+    details = {
+        "gates": [r.to_dict() for r in outcome.results],
+        "passed": outcome.passed,
+        "blessing": blessing,
+        "baseline": outcome.baseline.to_dict(),
+    }
+    basis = one_line(outcome.baseline.statement)
+    table, markdown = format_table(outcome.results, basis), format_markdown(outcome.results, basis)
     _emit_with_details(outcome.findings, outputs, "gate", table, details, markdown)
     if blessing:
         click.echo(f"blessed: wrote {blessing}", err=True)
@@ -435,15 +478,16 @@ def _report_gate(outcome: Any, outputs: list[tuple[str, str | None]]) -> None:
     "--stage",
     "stages",
     multiple=True,
-    type=click.Choice(["train", "evaluate", "gate"]),
-    help="Run only these stages (repeatable); default: train, evaluate, gate.",
+    type=click.Choice(["train", "evaluate", "gate", "register"]),
+    help="Run only these stages (repeatable); default: train, evaluate, gate, register.",
 )
 @click.option(
     "--baseline",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="Metrics of the production model, for the gate stage.",
+    help="Metrics of the production model (offline), for the gate stage; default: the registry's champion.",
 )
+@_registry_options
 @click.option(
     "--lineage/--no-lineage",
     "record",
@@ -451,18 +495,27 @@ def _report_gate(outcome: Any, outputs: list[tuple[str, str | None]]) -> None:
     show_default=True,
     help="Record the training run's lineage (artifacts/lineage.json) after the train stage.",
 )
-def run(path: str, stages: tuple[str, ...], baseline: Path | None, record: bool) -> None:
-    """Run the pipeline's stages locally, in order, stopping at the first failure."""
-    from mlci.commands.gate import run_gate
+def run(
+    path: str,
+    stages: tuple[str, ...],
+    baseline: Path | None,
+    record: bool,
+    registry_uri: str | None,
+    champion_alias: str,
+) -> None:
+    """Run the pipeline's stages locally, in order, stopping at the first failure; one tracked run in the registry."""
+    from mlci.commands.gate import BaselineChoice, run_gate
     from mlci.commands.lineage import run_record
     from mlci.discover import display_path
+    from mlci.registry.tracking import Tracker, spec_location
     from mlci.runtime.stages import STAGES, run_stages
 
     spec = _single_spec(path)
     chosen = tuple(s for s in STAGES if s in stages) if stages else STAGES
+    location = spec_location(spec, registry_uri)
 
     def gate_stage(spec: Any) -> int:
-        outcome = run_gate(spec, baseline=baseline)
+        outcome = run_gate(spec, baseline=BaselineChoice(baseline, registry_uri, champion_alias))
         _report_gate(outcome, [("text", None)])
         return 0 if outcome.passed else 1
 
@@ -479,6 +532,8 @@ def run(path: str, stages: tuple[str, ...], baseline: Path | None, record: bool)
             return 1
         verified["states"] = outcome.states
         return 0
+    def register_stage(spec: Any) -> int:
+        return _register(spec, location)
 
     def record_lineage(spec: Any) -> str:
         return f"recorded lineage in {display_path(run_record(spec, states=verified.get('states')).path)}"
@@ -490,11 +545,75 @@ def run(path: str, stages: tuple[str, ...], baseline: Path | None, record: bool)
         lambda line: click.echo(line, err=True),
         record_lineage if record else None,
         before_train=verify_data,
+        tracker=Tracker(spec, location),
+        run_register=register_stage,
     )
     summary = ", ".join(f"{r.stage} {r.seconds:.1f}s" for r in results)
     failed = next((r for r in results if r.exit_code != 0), None)
     click.echo(f"mlci run: {'failed at ' + failed.stage if failed else 'all stages passed'} ({summary})", err=True)
     sys.exit(failed.exit_code if failed else 0)
+
+
+def _register(spec: Any, location: Any) -> int:
+    from mlci.commands.register import run_register
+    from mlci.discover import display_path
+
+    registration = run_register(spec, location)
+    if registration.version is None:
+        click.echo(f"mlci register: {registration.refusal}", err=True)
+        return 1
+    version = registration.version
+    click.echo(
+        f"mlci register: {version.name} version {version.version} ({version.uri}) in {location.describe()}, "
+        f"alias challenger; wrote {display_path(registration.path or Path())}",
+        err=True,
+    )
+    return 0
+
+
+@cli.command()
+@click.argument("path", default=".", type=click.Path(path_type=str))
+@click.option(
+    "--registry",
+    "registry_uri",
+    default=None,
+    help="MLflow tracking URI; default MLFLOW_TRACKING_URI, then model.registry, then .mlci/registry.db.",
+)
+def register(path: str, registry_uri: str | None) -> None:
+    """Register the blessed model as a new version (alias challenger); write artifacts/registered.json."""
+    from mlci.registry.tracking import spec_location
+
+    spec = _single_spec(path)
+    sys.exit(_register(spec, spec_location(spec, registry_uri)))
+
+
+@cli.command()
+@click.argument("environment")
+@click.argument("path", default=".", type=click.Path(path_type=str))
+@click.option(
+    "--version",
+    "version",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The registered version to promote; default: the one in artifacts/registered.json.",
+)
+@_registry_options
+def promote(environment: str, path: str, version: int | None, registry_uri: str | None, champion_alias: str) -> None:
+    """Move ENVIRONMENT's alias (production tier: champion) to a blessed registered version."""
+    from mlci.commands.promote import run_promote
+    from mlci.registry.tracking import spec_location
+
+    spec = _single_spec(path)
+    location = spec_location(spec, registry_uri)
+    promotion = run_promote(spec, environment, location, str(version) if version else None, champion_alias)
+    if promotion.refusal:
+        click.echo(f"mlci promote: {promotion.refusal}", err=True)
+        sys.exit(1)
+    was = f" (was version {promotion.previous})" if promotion.previous else " (first holder)"
+    click.echo(
+        f"mlci promote: {promotion.name} version {promotion.version} is now {promotion.alias!r}{was} "
+        f"in {location.describe()}"
+    )
 
 
 @cli.group()

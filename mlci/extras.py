@@ -16,6 +16,8 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "ml": ("numpy", "scipy"),
     "opa-server": ("opa_client", "requests"),
     "remote": ("fsspec",),  # and the protocol's library: mlci/runtime/remote.py asks for that one
+    # the model registry and run tracking: the MLflow client, SQLAlchemy for the embedded store
+    "mlflow": ("mlflow", "sqlalchemy", "alembic"),
 }
 
 

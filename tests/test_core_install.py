@@ -75,8 +75,10 @@ def test_gate_needs_no_extra(core_venv: Path, tmp_path: Path) -> None:
     [
         (("drift", "--reference", "ref.csv", "--current", "cur.csv"), "mlci[ml]"),
         (("check", "--opa-url", "http://127.0.0.1:9"), "mlci[opa-server]"),
+        (("promote", "production", ".", "--version", "1"), "mlci[mlflow]"),
+        (("run", ".", "--stage", "train"), "mlci[mlflow]"),
     ],
-    ids=["drift", "opa-url"],
+    ids=["drift", "opa-url", "promote", "run"],
 )
 def test_a_command_that_needs_an_extra_exits_2_naming_it(
     core_venv: Path, tmp_path: Path, args: tuple[str, ...], extra: str

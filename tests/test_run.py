@@ -37,8 +37,8 @@ def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 def test_run_trains_evaluates_and_passes_the_gate(trained) -> None:
     folder, result = trained
     assert result.exit_code == 0, result.stdout + result.stderr
-    for number, stage in enumerate(("train", "evaluate", "gate"), start=1):
-        assert re.search(rf"<== \[{number}/3\] {stage}: ok in \d+\.\ds", result.stderr), result.stderr
+    for number, stage in enumerate(("train", "evaluate", "gate", "register"), start=1):
+        assert re.search(rf"<== \[{number}/4\] {stage}: ok in \d+\.\ds", result.stderr), result.stderr
     assert "mlci run: all stages passed (train " in result.stderr
     metrics = json.loads((folder / "artifacts" / "metrics.json").read_text())
     assert {"accuracy", "n_test"} <= set(metrics)
@@ -98,7 +98,26 @@ def test_run_stops_at_the_first_failing_stage_with_its_exit_code(tmp_path: Path,
     spec.write_text(spec.read_text().replace("max_depth: 4", "max_depth: -3"))
     result = cli("run", str(folder))
     assert result.exit_code == 2  # train.py's exit code for unusable params
-    assert "<== [1/3] train: failed (exit 2)" in result.stderr
+    assert "<== [1/4] train: failed (exit 2)" in result.stderr
     assert "evaluate" not in result.stderr
     assert "mlci run: failed at train" in result.stderr
     assert not (folder / "artifacts" / "lineage.json").exists()
+
+
+def test_run_has_champion_and_challenger_on_a_laptop_with_no_server(trained) -> None:
+    """The embedded registry (.mlci/registry.db): the run is tracked and registered there, a
+    promotion makes it champion, and the next gate compares with it."""
+    from tests.conftest import run_cli
+
+    folder, result = trained
+    name = folder.name  # model.name of both examples
+    assert (folder / ".mlci" / "registry.db").is_file()
+    assert "(embedded store, no server)" in result.stderr
+    assert f"No champion: no version of {name} holds the 'champion' alias" in result.stdout
+    registered = json.loads((folder / "artifacts" / "registered.json").read_text())
+    assert registered["uri"] == f"models:/{name}/{registered['version']}"
+    promoted = run_cli("promote", "production", str(folder))
+    assert promoted.exit_code == 0, promoted.stderr
+    gated = run_cli("run", str(folder), "--stage", "gate")
+    assert gated.exit_code == 0, gated.stdout + gated.stderr
+    assert f"Baseline: the champion, {name} version {registered['version']}" in gated.stdout

@@ -9,7 +9,8 @@
 
 A score is the probability of default; a prediction is 1 when the score is at
 least 0.5. PORT (default 8080) and HOST (default 0.0.0.0) choose the address,
-MLCI_MODEL_PATH the model.
+MLCI_MODEL_PATH the model, or MLCI_MODEL_VERSION with MLFLOW_TRACKING_URI the registered
+version (registered.py).
 
 Logging follows serving.log_fields in mlproject.yaml: each scored instance logs
 request_id, score and latency_ms, nothing else. Inputs (age is personal data) are
@@ -35,6 +36,7 @@ import joblib
 
 from common import FEATURES, fail, model_path
 from metrics import ServerMetrics
+from registered import registered_model_file
 
 HEALTH_PATH = "/healthz"  # serving.health_path in mlproject.yaml
 PREDICT_PATH = "/predict"
@@ -164,7 +166,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    path = model_path()
+    path = registered_model_file() or model_path()
     if not path.is_file():
         fail(f"{path} not found (run train.py first or set MLCI_MODEL_PATH)")
     Handler.model = joblib.load(path)

@@ -6,8 +6,9 @@
                     -> 200 {"predictions": ["setosa", ...], "probabilities": [[...], ...], "classes": [...]}
 
 PORT (default 8080) and HOST (default 0.0.0.0) choose the address, MLCI_MODEL_PATH the
-model. Each request logs one JSON line to stderr with its request id, status and
-latency; request bodies are never logged.
+model, or MLCI_MODEL_VERSION with MLFLOW_TRACKING_URI the registered version
+(registered.py). Each request logs one JSON line to stderr with its request id, status
+and latency; request bodies are never logged.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import joblib
 
 from common import FEATURES, fail, model_path
 from metrics import ServerMetrics
+from registered import registered_model_file
 
 HEALTH_PATH = "/healthz"  # serving.health_path in mlproject.yaml
 PREDICT_PATH = "/predict"
@@ -150,7 +152,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    path = model_path()
+    path = registered_model_file() or model_path()
     if not path.is_file():
         fail(f"{path} not found (run train.py first or set MLCI_MODEL_PATH)")
     Handler.model = joblib.load(path)

@@ -82,8 +82,16 @@ def _number(metrics: dict[str, Any], name: str) -> float | None:
     return float(value)
 
 
+def regression_metrics(gates: Sequence[Gate]) -> list[str]:
+    """The metrics some gate compares with production (an allowed change is set)."""
+    return [g.metric for g in gates if g.max_regression is not None or g.max_regression_relative is not None]
+
+
 def evaluate_gates(
-    gates: Sequence[Gate], metrics: dict[str, Any], baseline: dict[str, Any] | None = None
+    gates: Sequence[Gate],
+    metrics: dict[str, Any],
+    baseline: dict[str, Any] | None = None,
+    baseline_name: str = "production",
 ) -> list[GateResult]:
     results = []
     for index, gate in enumerate(gates):
@@ -120,7 +128,7 @@ def evaluate_gates(
                     margin = regression_margin
                     change = round(sign * (value - base_value), 6)
                     reason = (
-                        f"{metric} = {value:g} is {abs(change):g} worse than production ({base_value:g}); "
+                        f"{metric} = {value:g} is {abs(change):g} worse than {baseline_name} ({base_value:g}); "
                         f"allowed {min(allowed):g}, over by {abs(regression_margin):g}"
                     )
         results.append(GateResult(index, metric, direction, value, threshold, passed, margin, reason, base_value))
@@ -163,12 +171,12 @@ def _rows(results: list[GateResult]) -> list[tuple[str, ...]]:
     return rows
 
 
-def format_table(results: list[GateResult]) -> str:
-    return text_table(_rows(results)) + "\n"
+def format_table(results: list[GateResult], basis: str = "") -> str:
+    return (f"{basis}\n" if basis else "") + text_table(_rows(results)) + "\n"
 
 
-def format_markdown(results: list[GateResult]) -> str:
-    return "### Evaluation gates\n\n" + markdown_table(_rows(results)) + "\n"
+def format_markdown(results: list[GateResult], basis: str = "") -> str:
+    return "### Evaluation gates\n\n" + (f"{basis}\n\n" if basis else "") + markdown_table(_rows(results)) + "\n"
 
 
 def blessing(

@@ -10,7 +10,9 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlci.command_checks import split_command
 from mlci.errors import InputError, MlciError
@@ -19,7 +21,10 @@ from mlci.loader import Spec
 from mlci.reporters.log_safety import TEXT, defuse, one_line
 from mlci.spec import thaw
 
-STAGES = ("train", "evaluate", "gate")
+if TYPE_CHECKING:
+    from mlci.registry.tracking import Tracker
+
+STAGES = ("train", "evaluate", "gate", "register")
 
 
 @dataclass(frozen=True)
@@ -116,33 +121,77 @@ def run_stages(
     announce: Callable[[str], None],
     after_train: Callable[[Spec], str] | None = None,
     before_train: Callable[[Spec], int] | None = None,
+    tracker: Tracker | None = None,
+    run_register: Callable[[Spec], int] | None = None,
 ) -> list[StageResult]:
     """Run `stages` in order and stop at the first that fails; `before_train` (the data pins'
     check, an exit code) and `after_train` (the lineage record) are part of the train stage,
-    so their failure is the stage's failure, and a failed check means the command never runs."""
+    so their failure is the stage's failure, and a failed check means the command never runs.
+    With a `tracker`, the stages log to one tracked run: train starts it (params, data hashes,
+    the model), evaluate adds the metrics, gate its verdict; a registry that cannot be
+    reached fails the stage (exit 3) rather than losing the record."""
     results: list[StageResult] = []
     for number, stage in enumerate(stages, start=1):
         started = time.perf_counter()
         prefix = f"[{number}/{len(stages)}] {stage}"
-        if stage == "gate":
+        if stage in ("gate", "register"):
             announce(f"==> {prefix}: {spec.display_path}")
-            code = run_gate(spec)
+            if stage == "gate":
+                code = run_gate(spec)
+                if tracker is not None:
+                    code = _step(announce, partial(_tag_gate, tracker, code == 0), code)
+            else:
+                code = run_register(spec) if run_register is not None else 0
         else:
             argv, where = stage_command(spec, stage)
             # The command comes from the spec and lands in the CI log: one line, no log command.
             announce(defuse(f"==> {prefix}: {one_line(' '.join(argv))}", TEXT))
+            # Pinned data is checked before a tracked run starts: a mismatch records nothing.
             code = before_train(spec) if stage == "train" and before_train is not None else 0
+            if code == 0 and stage == "train" and tracker is not None:
+                code = _step(announce, lambda: f"tracking run {tracker.start()} in {tracker.location.describe()}")
             if code == 0:
                 code = run_command(spec, argv, where)
             if code == 0 and stage == "train" and after_train is not None:
-                try:
-                    announce(f"    {after_train(spec)}")
-                except MlciError as exc:
-                    announce(f"    lineage: {exc.message}")
-                    code = exc.exit_code
+                code = _step(announce, lambda: after_train(spec))
+            if code == 0 and tracker is not None:
+                code = _step(announce, partial(_log_stage, tracker, stage))
         elapsed = time.perf_counter() - started
         results.append(StageResult(stage, code, elapsed))
         announce(f"<== {prefix}: {'ok' if code == 0 else f'failed (exit {code})'} in {elapsed:.1f}s")
         if code != 0:
             break
+    if tracker is not None:
+        succeeded = all(r.exit_code == 0 for r in results)
+        closed = _step(announce, lambda: _finish(tracker, succeeded))
+        if closed and succeeded:
+            results.append(StageResult("tracking", closed, 0.0))
     return results
+
+
+def _step(announce: Callable[[str], None], action: Callable[[], str], code: int = 0) -> int:
+    """Run one bookkeeping step of a stage; its failure is the stage's failure."""
+    try:
+        line = action()
+    except MlciError as exc:
+        announce(f"    {exc.message}")
+        return exc.exit_code
+    if line:
+        announce(f"    {line}")
+    return code
+
+
+def _log_stage(tracker: Tracker, stage: str) -> str:
+    if stage == "train":
+        return f"logged params, data hashes and the model to run {tracker.after_train()}"
+    return f"logged metrics to run {tracker.after_evaluate()}"
+
+
+def _tag_gate(tracker: Tracker, passed: bool) -> str:
+    tracker.after_gate(passed)
+    return ""
+
+
+def _finish(tracker: Tracker, succeeded: bool) -> str:
+    tracker.finish(succeeded)
+    return ""
