@@ -247,6 +247,7 @@ NOT_SPEC_DATA = {
     ("mlci/policy/metadata.py", "self.values.get('description') or ''"),  # a rule's metadata
     ("mlci/reporters/_common.py", "meta.get('description') or ''"),  # a rule's metadata
     ("mlci/commands/check.py", "pack.settings.get('people', {})"),  # the policy settings' people directory
+    ("mlci/registry/report.py", "(entry or {}).get('sha256') or ''"),  # a blessing file's dataset entry
 }
 
 
