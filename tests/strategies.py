@@ -370,6 +370,8 @@ def text_mutations(draw: st.DrawFn) -> Mutation:
     done = []
     for _ in range(draw(st.integers(min_value=1, max_value=4))):
         kind = draw(st.sampled_from(_LINE_EDITS))
+        # Earlier edits may have deleted every line; each edit needs one to work on.
+        lines = lines or [b""]
         index = draw(st.integers(min_value=0, max_value=max(len(lines) - 1, 0)))
         lines = kind(draw, lines, index)
         done.append(f"{kind.__name__.strip('_')}@{index + 1}")
