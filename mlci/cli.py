@@ -801,6 +801,59 @@ def schema() -> None:
     click.echo(schema_path().read_text(encoding="utf-8"), nl=False)
 
 
+# --- mlci report (control matrix); one block to keep merges of cli.py easy ---
+@cli.command()
+@PATHS
+@click.option("--framework", required=True, help="gdpr or eu-ai-act: whose controls the matrix lists.")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True)
+@click.option("-o", "--output", "output", default=None, help="Write the report to this file instead of stdout.")
+@click.option("--engine", type=click.Choice(["embedded", "opa"]), default="embedded", show_default=True)
+@click.option("--policies", "policy_dirs", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--data", "data_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--now", default=None, help="The date policies and waivers see as today (YYYY-MM-DD).")
+@click.option("--waivers", "waiver_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--no-cache", "no_cache", is_flag=True, help="Ignore the decision cache.")
+def report(
+    paths: tuple[str, ...],
+    framework: str,
+    fmt: str,
+    output: str | None,
+    engine: str,
+    policy_dirs: tuple[Path, ...],
+    data_files: tuple[Path, ...],
+    now: str | None,
+    waiver_files: tuple[Path, ...],
+    no_cache: bool,
+) -> None:
+    """Control matrix of a framework: each control, its rules, and pass/fail/waived/not applicable per project.
+
+    Exit 1 when any control fails, as `mlci check` does; 2 on invalid input."""
+    from mlci.commands.check import CheckOptions, run_check
+    from mlci.commands.common import parse_today
+    from mlci.commands.report import RENDERERS, build_matrix, framework_named
+    from mlci.reporters import REPORTERS, ReportContext
+
+    chosen = framework_named(framework)
+    options = CheckOptions(
+        engine=engine,
+        policy_dirs=policy_dirs,
+        data_files=data_files,
+        today=parse_today(now),
+        waiver_files=waiver_files,
+        cache=not no_cache,
+    )
+    with progress.shown():
+        outcome, pack = run_check(paths, options)
+    if outcome.invalid_input:
+        # No matrix over projects mlci could not read: say why, on stderr, and exit 2.
+        context = ReportContext(command="report", fail_on=Severity.INFO, tool_version=__version__)
+        click.echo(REPORTERS["text"](outcome.sorted(), context), err=True, nl=False)
+        sys.exit(EXIT_USER_ERROR)
+    matrix = build_matrix(chosen, pack, outcome.specs, outcome.findings)
+    _write_report(RENDERERS[fmt](matrix), output)
+    sys.exit(1 if matrix.failed else 0)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: the one place where exceptions become exit codes."""
     from mlci.reporters.log_safety import TEXT, defuse
