@@ -186,7 +186,7 @@ def render_markdown(matrix: ControlMatrix) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     details = [(row, p, f) for row in matrix.rows for p in matrix.projects for f in row.findings[p]]
     if details:
-        lines += ["", "## Findings", "", "| Control | Project | Rule | Status | Where | Message |", "|---|---|---|---|---|---|"]
+        lines += ["", "## Findings", "", "| Control | Project | Rule | Status | Where | Message |", "|---" * 6 + "|"]
         for row, project, f in details:
             where = f"{f.line}:{f.column} {f.json_path}"
             cells = [row.control, project, f.rule_id, f.status.value, where, f.message]
