@@ -143,8 +143,53 @@ registry_uses_tls contains violation if {
 	}
 }
 
+# METADATA
+# title: Training requirements pin exact versions
+# description: >-
+#   Every line of the training requirements file (training.requirements, default
+#   requirements.txt) pins an exact version (name==1.2.3), so that a retraining installs
+#   what was reviewed and not whatever was published since. mlci reads the file and
+#   passes the numbers of the unpinned lines as input.mlci_facts.requirements; a file
+#   mlci may not read (a link, a folder, not UTF-8) cannot be checked and fails too.
+# custom:
+#   id: MLCI-SUP-006
+#   severity: medium
+#   controls:
+#     - OpenSSF Scorecard Pinned-Dependencies
+#     - CWE-494
+#   remediation: Pin every requirement to the exact version you tested (name==1.2.3), e.g. with pip freeze or pip-compile.
+requirements_pinned contains violation if {
+	facts := object.get(input, ["mlci_facts", "requirements"], {})
+	lines := object.get(facts, "unpinned_lines", [])
+	count(lines) > 0
+	violation := {
+		"msg": concat("", [
+			requirements_file(input), " does not pin an exact version (name==1.2.3) on line(s) ",
+			concat(", ", [sprintf("%d", [n]) | some n in lines]),
+		]),
+		"path": key_path(input, ["training", "requirements"]),
+	}
+}
+
+requirements_pinned contains violation if {
+	object.get(input, ["mlci_facts", "requirements", "unreadable"], false) == true
+	violation := {
+		"msg": concat("", [
+			requirements_file(input),
+			" cannot be checked for pins: it is a link, a folder, too big or not UTF-8 text",
+		]),
+		"path": key_path(input, ["training", "requirements"]),
+	}
+}
+
 # ---------------------------------------------------------------------------
 # Helpers (functions only).
+
+# The requirements file the spec names, or the schema's default.
+requirements_file(spec) := name if {
+	name := object.get(spec, ["training", "requirements"], "requirements.txt")
+	is_string(name)
+}
 
 # The path of keys in obj, cut after the first key that is missing (or null), so
 # that a finding always points at a key that exists or at its existing parent.

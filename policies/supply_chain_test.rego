@@ -257,3 +257,38 @@ test_ci_image_without_digest_fails if {
 		with input.training as patched(training, {})
 	paths(violations) == {["ci", "image"]}
 }
+
+# MLCI-SUP-006 requirements_pinned (facts: input.mlci_facts, set by mlci)
+
+test_pinned_requirements_pass if {
+	count(supply_chain.requirements_pinned) == 0 with input.mlci_facts as {"requirements": {"unreadable": false, "unpinned_lines": []}}
+		with input.training as training
+}
+
+test_missing_requirements_file_is_no_finding if {
+	count(supply_chain.requirements_pinned) == 0 with input.mlci_facts as {"documents": {}}
+		with input.training as training
+}
+
+test_unpinned_requirements_name_their_lines if {
+	reqs := object.union(training, {"requirements": "reqs/train.txt"})
+	some v in supply_chain.requirements_pinned with input.mlci_facts as {"requirements": {"unreadable": false, "unpinned_lines": [3, 4]}}
+		with input.training as reqs
+	v.path == ["training", "requirements"]
+	contains(v.msg, "reqs/train.txt")
+	contains(v.msg, "line(s) 3, 4")
+}
+
+test_unpinned_requirements_name_the_default_file if {
+	found := supply_chain.requirements_pinned with input.mlci_facts as {"requirements": {"unreadable": false, "unpinned_lines": [1]}}
+		with input.training as training
+	some v in found
+	contains(v.msg, "requirements.txt does not pin")
+	v.path[0] == "training"
+}
+
+test_unreadable_requirements_fail if {
+	some v in supply_chain.requirements_pinned with input.mlci_facts as {"requirements": {"unreadable": true, "unpinned_lines": []}}
+		with input.training as training
+	contains(v.msg, "cannot be checked")
+}

@@ -3,7 +3,8 @@
 One entry per spec holds the findings the pack gave it, before waivers (they are applied
 afresh on every run). Its key hashes everything the decision depends on: the pack's
 modules (built-in and --policies), the policy data (settings, --data) and today's date,
-the spec's text and displayed path, the engine, the mlci version and mlci's own code.
+the spec's text and displayed path, its repository facts (facts.py), the engine, the mlci
+version and mlci's own code.
 Only decisions the engine reached are stored; an engine error is never cached, and the
 OPA server engine is never cached at all (its policies live on the server).
 
@@ -86,8 +87,12 @@ class DecisionCache:
 
     @staticmethod
     def spec_key(run_key: str, spec: Spec) -> str:
-        # NUL-separated: neither a path nor a hex digest contains one.
-        return _sha256(f"{run_key}\0{spec.display_path}\0{spec.text}")
+        from mlci.policy.facts import spec_facts
+
+        # The repository facts too: a deleted model card changes the decision, not the spec.
+        facts = json.dumps(spec_facts(spec), sort_keys=True)
+        # NUL-separated: neither a path, a hex digest nor JSON contains one.
+        return _sha256(f"{run_key}\0{spec.display_path}\0{spec.text}\0{facts}")
 
     # Entries ------------------------------------------------------------------------------
 

@@ -30,7 +30,9 @@ from mlci.policy.pack import PolicyPack
 
 
 def evaluate_specs(engine: PolicyEngine, pack: PolicyPack, specs: Sequence[Spec], today: str) -> list[Finding]:
-    documents = engine.evaluate(pack, pack.data(today), [spec.data for spec in specs])
+    from mlci.policy.facts import with_facts
+
+    documents = engine.evaluate(pack, pack.data(today), [with_facts(spec) for spec in specs])
     findings: list[Finding] = []
     for spec, document in zip(specs, documents, strict=True):
         findings.extend(findings_for(spec, document, pack, engine.name))

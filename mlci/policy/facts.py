@@ -1,0 +1,111 @@
+"""Facts about a project's repository that its spec alone cannot tell a policy.
+
+The facts reach the policies as `input.mlci_facts`, next to the spec: the input is the
+one per-project channel every engine (embedded, opa binary, OPA server) already carries,
+so the three stay identical, and the decision cache keys on the facts (cache.spec_key)
+because a decision depends on them. The schema allows no `mlci_facts` key in
+mlproject.yaml, so a pull request cannot forge them; mlci adds them after validation.
+
+Only booleans and line numbers, never text from the files: a rule that walks the whole
+input (the secret scan) sees nothing a pull request wrote there.
+
+- `documents`: for each document path the spec references (governance.model_card,
+  governance.erasure_procedure), whether a regular file is there;
+- `requirements.unpinned_lines`: the lines of training.requirements that do not pin an
+  exact version (`name==1.2.3`), 1-based, and `unreadable` when mlci may not read it
+  (a link, a folder, not UTF-8); absent when the file is missing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from mlci.loader import Spec
+
+# The spec's document references, as (section, key) and how the facts name them.
+DOCUMENTS = (("governance", "model_card"), ("governance", "erasure_procedure"))
+DEFAULT_REQUIREMENTS = "requirements.txt"
+# `name[extras] == 1.2.3 ; markers`: an exact version, no wildcard.
+_PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?\s*===?\s*[A-Za-z0-9][A-Za-z0-9.+!_-]*\s*(;.*)?$")
+_EDITABLE = ("-e", "--editable")
+
+
+def spec_facts(spec: Spec) -> dict[str, Any]:
+    from mlci.safe_fs import SafeTree
+
+    data = spec.data if isinstance(spec.data, dict) else {}
+    tree = SafeTree(spec.directory)
+    documents: dict[str, bool] = {}
+    for section, key in DOCUMENTS:
+        value = (data.get(section) or {}).get(key) if isinstance(data.get(section), dict) else None
+        if isinstance(value, str) and value:
+            documents[f"{section}.{key}"] = _exists(tree, value)
+    facts: dict[str, Any] = {"documents": documents}
+    training = data.get("training") if isinstance(data.get("training"), dict) else {}
+    requirements = training.get("requirements", DEFAULT_REQUIREMENTS) if isinstance(training, dict) else None
+    if isinstance(requirements, str) and requirements:
+        text = _read(tree, requirements)
+        if text == "":
+            # A link, a folder, not UTF-8 or too big: not checkable, which is not a pass.
+            facts["requirements"] = {"unreadable": True, "unpinned_lines": []}
+        elif text is not None:
+            facts["requirements"] = {"unreadable": False, "unpinned_lines": unpinned_lines(text)}
+    return facts
+
+
+def with_facts(spec: Spec) -> dict[str, Any]:
+    """The policy input of a spec: its data and, beside it, the repository facts."""
+    return {**spec.data, "mlci_facts": spec_facts(spec)}
+
+
+def unpinned_lines(text: str) -> list[int]:
+    """1-based numbers of the requirement lines without an exact `==` pin. A line continued
+    with a trailing backslash is judged whole, at its first line; comments, blank lines and
+    pip options (`-r`, `--index-url`, `--hash`) are not requirements, but an editable install is."""
+    out: list[int] = []
+    logical = ""
+    start = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not logical:
+            start = number
+        line = raw.rstrip()
+        if line.endswith("\\"):
+            logical += line[:-1] + " "
+            continue
+        logical += line
+        requirement = re.split(r"(^|\s)#", logical, maxsplit=1)[0].strip()
+        logical = ""
+        if not requirement:
+            continue
+        first = requirement.split()[0]
+        if first in _EDITABLE or first.startswith("--editable="):
+            out.append(start)
+            continue
+        if requirement.startswith("-"):
+            continue
+        # Hash options after the pin (`pkg==1.0 --hash=sha256:...`) leave the pin as it is.
+        requirement = requirement.split(" --", 1)[0].strip()
+        if not _PINNED.match(requirement):
+            out.append(start)
+    return out
+
+
+def _exists(tree: Any, rel: str) -> bool:
+    from mlci.errors import UserError
+
+    try:
+        return tree.read_bytes(rel, limit=0) is not None
+    except (UserError, ValueError):
+        return False  # a link, a folder or a path mlci may not follow: no document there
+
+
+def _read(tree: Any, rel: str) -> str | None:
+    """The file's text; None when it is missing; "" when mlci may not or cannot read it."""
+    from mlci.errors import UserError
+
+    try:
+        text = tree.read_text(rel)
+    except (UserError, ValueError):
+        return ""
+    return None if text is None else str(text) or " "  # an empty file is readable, with no lines
