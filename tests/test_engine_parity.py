@@ -102,6 +102,8 @@ def test_opa_binary_engine_agrees_in_one_batch(cli, tmp_path: Path, monkeypatch:
         folder = tmp_path / f"p{index:02d}"
         folder.mkdir()
         (folder / "mlproject.yaml").write_text(source.read_text())
+        for text_file in source.parent.glob("*.txt"):  # requirements files: policies see what they pin
+            (folder / text_file.name).write_text(text_file.read_text())
     embedded = cli("check", str(tmp_path), "--now", "2026-11-22", "-o", "json")
     binary = cli("check", str(tmp_path), "--now", "2026-11-22", "-o", "json", "--engine", "opa")
     assert binary.exit_code == embedded.exit_code == 1, binary.stderr
