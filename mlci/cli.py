@@ -299,16 +299,26 @@ def check(
     help="Output folder; default: the folder of each mlproject.yaml.",
 )
 @click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Monorepo: the repository root, where each CI's files go (default with several projects: git's top level).",
+)
+@click.option(
     "--check", "check_only", is_flag=True, help="Write nothing; exit 4 if files are out of date or edited by hand."
 )
 @click.option("--force", is_flag=True, help="Overwrite files that mlci did not generate or that were edited by hand.")
-def render(paths: tuple[str, ...], targets: tuple[str, ...], out: Path | None, check_only: bool, force: bool) -> None:
+def render(
+    paths: tuple[str, ...], targets: tuple[str, ...], out: Path | None, root: Path | None, check_only: bool, force: bool
+) -> None:
     """Render pipelines, Dockerfile and Kubernetes manifests from specs."""
     from mlci.commands.render import run_render
     from mlci.discover import display_path
 
     with progress.shown():
-        result = run_render(paths, targets, out, check=check_only, force=force)
+        result = run_render(paths, targets, out, check=check_only, force=force, root=root)
+    for hint in result.hints:
+        click.echo(f"mlci render: {hint}", err=True)
     if result.outcome.invalid_input:
         _emit(result.outcome.sorted(), [("text", None)], "render", Severity.INFO)
         sys.exit(EXIT_USER_ERROR)

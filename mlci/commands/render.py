@@ -16,6 +16,14 @@ from mlci.render import RENDERERS
 from mlci.render.context import CI_TARGETS, build_context
 from mlci.render.gitattributes import sync_gitattributes
 from mlci.render.marker import with_marker
+from mlci.render.monorepo import (
+    MonorepoProject,
+    aggregator_plan,
+    check_args,
+    project_folder,
+    repository_root,
+    uses_monorepo_layout,
+)
 from mlci.render.writer import (
     CheckReport,
     FilePlan,
@@ -36,6 +44,7 @@ class RenderResult:
     plans: list[FilePlan] = field(default_factory=list)
     writes: list[WriteReport] = field(default_factory=list)
     checks: list[CheckReport] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)  # what the user must add by hand (monorepo includes)
 
 
 def default_targets(spec: Spec) -> tuple[str, ...]:
@@ -45,23 +54,63 @@ def default_targets(spec: Spec) -> tuple[str, ...]:
 
 def plan_for(spec: Spec, out_dir: Path, targets: tuple[str, ...], root: Path | None = None) -> FilePlan:
     context = build_context(spec, out_dir, targets)
-    spec_ref = Path(os.path.relpath(spec.path.resolve(), out_dir.resolve())).as_posix()
     files: dict[str, str] = {}
     for target in targets:
         for rendered in RENDERERS[target].render(context):
-            inputs = hashlib.sha256(f"{spec.digest}\0{__version__}\0{target}\0{rendered.path}".encode()).hexdigest()
-            files[rendered.path] = with_marker(rendered.path, rendered.body, spec_ref, inputs, __version__)
-    root = root or out_dir
+            files[rendered.path] = _marked(spec, out_dir, target, rendered.path, rendered.body)
+    return _file_plan(spec, out_dir, files, root or out_dir)
+
+
+def _marked(spec: Spec, out_dir: Path, target: str, path: str, body: str, layout: str = "") -> str:
+    spec_ref = _spec_ref(spec, out_dir)
+    inputs = hashlib.sha256(f"{spec.digest}\0{__version__}\0{target}\0{path}{layout}".encode()).hexdigest()
+    return with_marker(path, body, spec_ref, inputs, __version__)
+
+
+def _spec_ref(spec: Spec, out_dir: Path) -> str:
+    return Path(os.path.relpath(spec.path.resolve(), out_dir.resolve())).as_posix()
+
+
+def _file_plan(spec: Spec, out_dir: Path, files: dict[str, str], root: Path) -> FilePlan:
     prefix = PurePosixPath(Path(os.path.normpath(out_dir.absolute())).relative_to(_absolute(root)).as_posix())
     return FilePlan(
         out_dir=out_dir,
         project=spec.data["project"]["name"],
-        spec_ref=spec_ref,
+        spec_ref=_spec_ref(spec, out_dir),
         files=files,
         spec_display=spec.display_path,
         root=root,
         prefix=prefix,
     )
+
+
+def monorepo_plans(
+    spec: Spec, root: Path, targets: tuple[str, ...], paths: tuple[str, ...], explicit: tuple[str, ...]
+) -> tuple[MonorepoProject, list[FilePlan]]:
+    """A project of a monorepo: the pipelines run from the repository root (the context's
+    `project_dir` is the project's folder, as for `--out`); GitHub's files go to the root, where
+    GitHub reads them, everything else to the project's folder (mlci/render/monorepo.py)."""
+    folder = project_folder(spec.directory, root, spec.display_path)
+    context = build_context(spec, root, targets)
+    context["generated_dir"] = folder  # the Dockerfile and k8s/ stay in the project's folder
+    context["render_check_args"] = check_args(paths, root, spec.directory, explicit)
+    if "repository_path" not in spec.data.get("ci", {}):
+        context["gitops"] = {**context["gitops"], "repository_path": folder}  # where Argo CD finds k8s/
+    at_root: dict[str, str] = {}
+    in_project: dict[str, str] = {}
+    for target in targets:
+        # The root pipeline's `rules: changes:` starts a GitLab child only when its folder changed.
+        target_context = {**context, "path_filters": []} if target == "gitlab" else context
+        for rendered in RENDERERS[target].render(target_context):
+            if target == "github":
+                at_root[rendered.path] = _marked(spec, root, target, rendered.path, rendered.body, "\0monorepo")
+            else:
+                in_project[rendered.path] = _marked(spec, spec.directory, target, rendered.path, rendered.body, "\0monorepo")
+    project = MonorepoProject(spec.data["project"]["name"], folder, targets)
+    plans = [_file_plan(spec, spec.directory, in_project, safe_fs.trusted_base(spec.directory))]
+    if at_root:
+        plans.append(_file_plan(spec, root, at_root, safe_fs.trusted_base(root)))
+    return project, plans
 
 
 def _absolute(path: Path) -> Path:
@@ -86,6 +135,7 @@ def run_render(
     out: Path | None = None,
     check: bool = False,
     force: bool = False,
+    root: Path | None = None,
 ) -> RenderResult:
     outcome = load_and_validate(paths)
     result = RenderResult(outcome=outcome)
@@ -94,6 +144,18 @@ def run_render(
     for target in targets:
         if target not in RENDERERS:
             raise UserError(f"--target {target!r}: unknown target (one of {', '.join(RENDERERS)})")
+    if uses_monorepo_layout(len(outcome.specs), out, root):
+        _plan_monorepo(result, paths, repository_root(paths, root), targets)
+    else:
+        _plan_per_folder(result, out, targets)
+    refuse_collisions(result.plans)
+    _write_or_check(result, check, force)
+    return result
+
+
+def _plan_per_folder(result: RenderResult, out: Path | None, targets: tuple[str, ...]) -> None:
+    """Each project into its own folder, or everything into `--out`."""
+    outcome = result.outcome
     names = [spec.data["project"]["name"] for spec in outcome.specs]
     for spec in progress.counted("rendering", outcome.specs):
         if out is None:
@@ -113,7 +175,29 @@ def run_render(
         # No link below the current folder (or below the output folder outside it) is followed.
         root = safe_fs.trusted_base(out_dir)
         result.plans.append(plan_for(spec, out_dir, targets or default_targets(spec), root))
-    refuse_collisions(result.plans)
+
+
+def _plan_monorepo(result: RenderResult, paths: tuple[str, ...], root: Path, targets: tuple[str, ...]) -> None:
+    specs = result.outcome.specs
+    names = [spec.data["project"]["name"] for spec in specs]
+    projects = []
+    for spec in progress.counted("rendering", specs):
+        name = spec.data["project"]["name"]
+        if names.count(name) > 1:
+            others = [s.display_path for s in specs if s is not spec and s.data["project"]["name"] == name]
+            raise UserError(
+                f"{spec.display_path} and {', '.join(others)}: both name the project {name!r}, so both would "
+                f"write {display_path(root / '.github' / 'workflows' / f'mlci-{name}.yml')}; rename one"
+            )
+        project, plans = monorepo_plans(spec, root, targets or default_targets(spec), paths, targets)
+        projects.append(project)
+        result.plans.extend(plans)
+    aggregator, result.hints = aggregator_plan(projects, root)
+    if aggregator is not None:
+        result.plans.append(aggregator)
+
+
+def _write_or_check(result: RenderResult, check: bool, force: bool) -> None:
     # Check or write only once every plan rendered: a template error leaves no half-written tree.
     # Decide every plan before touching anything: a refusal in one project leaves all projects as they were.
     decisions = [decide(plan) for plan in result.plans]
@@ -128,4 +212,3 @@ def run_render(
             result.writes.append(write_plan(plan, force, decision))
     # Mark the generated files linguist-generated in a managed .gitattributes block (review collapses them).
     sync_gitattributes(result.plans, check, result.checks, result.writes)
-    return result

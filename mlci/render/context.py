@@ -82,6 +82,9 @@ def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[s
         "spec": data,
         "spec_file": spec_file,
         "project_dir": project_dir,
+        # Where the project's Dockerfile and k8s/ lie, from the folder the pipeline runs in: beside
+        # the pipeline, except in a monorepo rendered from its root (mlci/render/monorepo.py).
+        "generated_dir": ".",
         "render_check_args": render_args,
         "targets": list(targets),
         "project": {
