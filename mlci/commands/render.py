@@ -20,9 +20,8 @@ from mlci.render.monorepo import (
     MonorepoProject,
     aggregator_plan,
     check_args,
+    monorepo_root,
     project_folder,
-    repository_root,
-    uses_monorepo_layout,
 )
 from mlci.render.writer import (
     CheckReport,
@@ -105,7 +104,9 @@ def monorepo_plans(
             if target == "github":
                 at_root[rendered.path] = _marked(spec, root, target, rendered.path, rendered.body, "\0monorepo")
             else:
-                in_project[rendered.path] = _marked(spec, spec.directory, target, rendered.path, rendered.body, "\0monorepo")
+                in_project[rendered.path] = _marked(
+                    spec, spec.directory, target, rendered.path, rendered.body, "\0monorepo"
+                )
     project = MonorepoProject(spec.data["project"]["name"], folder, targets)
     plans = [_file_plan(spec, spec.directory, in_project, safe_fs.trusted_base(spec.directory))]
     if at_root:
@@ -144,8 +145,9 @@ def run_render(
     for target in targets:
         if target not in RENDERERS:
             raise UserError(f"--target {target!r}: unknown target (one of {', '.join(RENDERERS)})")
-    if uses_monorepo_layout(len(outcome.specs), out, root):
-        _plan_monorepo(result, paths, repository_root(paths, root), targets)
+    repository = monorepo_root(paths, [spec.directory for spec in outcome.specs], out, root)
+    if repository is not None:
+        _plan_monorepo(result, paths, repository, targets)
     else:
         _plan_per_folder(result, out, targets)
     refuse_collisions(result.plans)

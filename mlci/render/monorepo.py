@@ -81,14 +81,21 @@ AGGREGATORS = (
 )
 
 
-def uses_monorepo_layout(spec_count: int, out: Path | None, root: Path | None) -> bool:
-    """Several projects rendered in place, or a repository root named: the CIs' files go where
-    each CI reads them. `--out` keeps its meaning (everything in that folder)."""
+def monorepo_root(paths: tuple[str, ...], spec_folders: list[Path], out: Path | None, root: Path | None) -> Path | None:
+    """The repository root when the CIs' files go where each CI reads them: `--root` named, or
+    several projects rendered in place, all in folders below the root (a project at the root
+    keeps each project's files in its own folder, as before). None otherwise; `--out` keeps its
+    meaning (everything in that folder)."""
     if out is not None:
         if root is not None:
             raise UserError("--root and --out: choose one (--root places each CI's files where that CI reads them)")
-        return False
-    return root is not None or spec_count > 1
+        return None
+    if root is None and len(spec_folders) < 2:
+        return None
+    found = repository_root(paths, root)
+    if root is None and any(_absolute(folder) == found for folder in spec_folders):
+        return None
+    return found
 
 
 def repository_root(paths: tuple[str, ...], root: Path | None) -> Path:
@@ -160,9 +167,8 @@ def aggregator_plan(projects: list[MonorepoProject], root: Path) -> tuple[FilePl
         files[path] = with_marker(path, body, AGGREGATOR_SOURCE, inputs, __version__)
         if hand_written:
             line = aggregator.include_line.format(file=path)
-            hints.append(
-                f"{aggregator.file} is not mlci's: mlci wrote {path} instead; add this line to {aggregator.file}: {line}"
-            )
+            shown = aggregator.file
+            hints.append(f"{shown} is not mlci's: mlci wrote {path} instead; add this line to {shown}: {line}")
     if not files:
         return None, hints
     plan = FilePlan(
