@@ -116,15 +116,34 @@ def _emit(
     rules: dict[str, dict[str, object]] | None = None,
     files: tuple[str, ...] = (),
 ) -> None:
-    from mlci.reporters import REPORTERS, ReportContext
+    from mlci.reporters.output import CommandResult
 
-    context = ReportContext(command=command, fail_on=fail_on, tool_version=__version__, rules=rules or {}, files=files)
-    for fmt, path in outputs:
-        text = REPORTERS[fmt](findings, context)
-        if fmt == "text" and path is None and progress.colour_enabled(sys.stdout):
-            _write_report(progress.colour_text_report(text), path, colour=True)
+    _write_outputs(CommandResult(command, findings, fail_on=fail_on, rules=rules or {}, files=files), outputs)
+
+
+def _write_outputs(result: Any, outputs: list[tuple[str, str | None]]) -> None:
+    """Write what `-o` asked for: planned first (mlci/reporters/output.py), so two outputs for
+    one file never overwrite each other by the luck of the options' order."""
+    from mlci.reporters.github import escape_data
+    from mlci.reporters.output import planned_writes
+
+    for write in planned_writes(result, outputs, tool_version=__version__):
+        if write.path is None:
+            colour = write.formats == ("text",) and progress.colour_enabled(sys.stdout)
+            text = progress.colour_text_report(write.text) if colour and not result.table else write.text
+            click.echo(text, nl=False, color=colour or None)
+        elif write.append:
+            try:
+                with open(write.path, "a", encoding="utf-8") as handle:
+                    handle.write(write.text)
+            except OSError as exc:
+                if not write.best_effort:
+                    raise UserError(f"{write.path}: cannot write: {exc.strerror or exc}") from None
+                # The annotations are the report; a summary we cannot write must not fail the check.
+                problem = f"could not write the step summary to {write.path}: {exc.strerror or exc}"
+                click.echo(f"::warning title=mlci::{escape_data(problem)}")
         else:
-            _write_report(text, path)
+            _write_report(write.text, write.path)
 
 
 def _write_report(text: str, path: str | None, colour: bool = False) -> None:
@@ -147,24 +166,10 @@ def _emit_with_details(
 ) -> None:
     """`_emit` for the runtime commands: text output starts with their table, markdown ends
     with it, JSON carries `details` (every gate or feature, not only the failing ones)."""
-    import json
+    from mlci.reporters.output import CommandResult
 
-    from mlci.reporters import REPORTERS, ReportContext
-    from mlci.reporters.log_safety import log_safe_json
-
-    context = ReportContext(command=command, fail_on=Severity.INFO, tool_version=__version__)
-    for fmt, path in outputs:
-        if fmt not in ("text", "json", "markdown"):
-            _emit(findings, [(fmt, path)], command, Severity.INFO)
-            continue
-        text = REPORTERS[fmt](findings, context)
-        if fmt == "json":
-            text = log_safe_json({**json.loads(text), **details})
-        elif fmt == "markdown":
-            text = f"{text.rstrip()}\n\n{markdown}" if markdown else text
-        else:
-            text = table + text
-        _write_report(text, path)
+    result = CommandResult(command, findings, fail_on=Severity.INFO, details=details, table=table, markdown=markdown)
+    _write_outputs(result, outputs)
     if not any(fmt == "text" and path is None for fmt, path in outputs):
         # stdout holds a machine-readable report, or nothing: the table still reaches a human, on stderr.
         click.echo(table, nl=False, err=True)
