@@ -13,7 +13,7 @@ from mlci.discover import display_path
 from mlci.errors import UserError
 from mlci.loader import Spec
 from mlci.render import RENDERERS
-from mlci.render.context import CI_TARGETS, build_context
+from mlci.render.context import CI_TARGETS, build_context, require_safe_path
 from mlci.render.gitattributes import sync_gitattributes
 from mlci.render.marker import with_marker
 from mlci.render.monorepo import (
@@ -93,6 +93,9 @@ def monorepo_plans(
     context = build_context(spec, root, targets)
     context["generated_dir"] = folder  # the Dockerfile and k8s/ stay in the project's folder
     context["render_check_args"] = check_args(paths, root, spec.directory, explicit)
+    for arg in context["render_check_args"]:
+        if not arg.startswith("--"):
+            require_safe_path(arg, spec)  # the pipelines name these paths too
     if "repository_path" not in spec.data.get("ci", {}):
         context["gitops"] = {**context["gitops"], "repository_path": folder}  # where Argo CD finds k8s/
     at_root: dict[str, str] = {}
