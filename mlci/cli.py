@@ -113,12 +113,18 @@ def _emit(
     outputs: list[tuple[str, str | None]],
     command: str,
     fail_on: Severity,
-    rules: dict[str, dict[str, object]] | None = None,
-    files: tuple[str, ...] = (),
 ) -> None:
     from mlci.reporters.output import CommandResult
 
-    _write_outputs(CommandResult(command, findings, fail_on=fail_on, rules=rules or {}, files=files), outputs)
+    _write_outputs(CommandResult(command, findings, fail_on=fail_on), outputs)
+
+
+def _finish(result: Any, outputs: list[tuple[str, str | None]] | None) -> None:
+    """Every reporting command ends here: its one result written as `-o` asked (None: already
+    written), then its exit code."""
+    if outputs is not None:
+        _write_outputs(result, outputs)
+    sys.exit(result.exit_code)
 
 
 def _write_outputs(result: Any, outputs: list[tuple[str, str | None]]) -> None:
@@ -129,9 +135,10 @@ def _write_outputs(result: Any, outputs: list[tuple[str, str | None]]) -> None:
 
     for write in planned_writes(result, outputs, tool_version=__version__):
         if write.path is None:
-            colour = write.formats == ("text",) and progress.colour_enabled(sys.stdout)
-            text = progress.colour_text_report(write.text) if colour and not result.table else write.text
-            click.echo(text, nl=False, color=colour or None)
+            colour = write.formats == ("text",) and not result.table and progress.colour_enabled(sys.stdout)
+            click.echo(
+                progress.colour_text_report(write.text) if colour else write.text, nl=False, color=colour or None
+            )
         elif write.append:
             try:
                 with open(write.path, "a", encoding="utf-8") as handle:
@@ -143,36 +150,13 @@ def _write_outputs(result: Any, outputs: list[tuple[str, str | None]]) -> None:
                 problem = f"could not write the step summary to {write.path}: {exc.strerror or exc}"
                 click.echo(f"::warning title=mlci::{escape_data(problem)}")
         else:
-            _write_report(write.text, write.path)
+            from mlci import safe_fs
 
-
-def _write_report(text: str, path: str | None, colour: bool = False) -> None:
-    if path:
-        from mlci import safe_fs
-
-        # Where the user asked; but a link committed below the current folder is not followed.
-        safe_fs.write_text(Path(path), text, Path.cwd())
-    else:
-        click.echo(text, nl=False, color=colour or None)
-
-
-def _emit_with_details(
-    findings: list[Any],
-    outputs: list[tuple[str, str | None]],
-    command: str,
-    table: str,
-    details: dict[str, Any],
-    markdown: str = "",
-) -> None:
-    """`_emit` for the runtime commands: text output starts with their table, markdown ends
-    with it, JSON carries `details` (every gate or feature, not only the failing ones)."""
-    from mlci.reporters.output import CommandResult
-
-    result = CommandResult(command, findings, fail_on=Severity.INFO, details=details, table=table, markdown=markdown)
-    _write_outputs(result, outputs)
-    if not any(fmt == "text" and path is None for fmt, path in outputs):
+            # Where the user asked; but a link committed below the current folder is not followed.
+            safe_fs.write_text(Path(write.path), write.text, Path.cwd())
+    if result.table and not any(fmt == "text" and path is None for fmt, path in outputs):
         # stdout holds a machine-readable report, or nothing: the table still reaches a human, on stderr.
-        click.echo(table, nl=False, err=True)
+        click.echo(result.table, nl=False, err=True)
 
 
 @cli.command()
@@ -180,12 +164,9 @@ def _emit_with_details(
 @_outputs_option()
 def validate(paths: tuple[str, ...], outputs: list[tuple[str, str | None]]) -> None:
     """Check mlproject.yaml files against the schema."""
-    from mlci.commands.common import load_and_validate
+    from mlci.commands.common import validate_result
 
-    with progress.shown():
-        outcome = load_and_validate(paths)
-    _emit(outcome.sorted(), outputs, "validate", Severity.INFO, files=tuple(s.display_path for s in outcome.specs))
-    sys.exit(outcome.exit_code(Severity.INFO))
+    _finish(validate_result(paths), outputs)
 
 
 @cli.command()
@@ -258,7 +239,7 @@ def check(
     no_cache: bool,
 ) -> None:
     """Validate specs and check them against the governance policies."""
-    from mlci.commands.check import CheckOptions, run_check
+    from mlci.commands.check import CheckOptions, check_result
     from mlci.commands.common import parse_today
 
     _show_settings(click.get_current_context(), ("fail_on", "engine", "policy_dirs", "data_files", "waiver_files"))
@@ -274,22 +255,7 @@ def check(
         waiver_files=waiver_files,
         cache=not no_cache,
     )
-    with progress.shown():
-        outcome, pack = run_check(paths, options)
-    threshold = Severity.parse(fail_on)
-    rules: dict[str, dict[str, object]] = {
-        m.id: {
-            "title": m.title,
-            "description": m.description,
-            "severity": m.severity.label,
-            "controls": list(m.controls),
-            "remediation": m.remediation,
-            "help_uri": m.help_uri,
-        }
-        for m in pack.rules.values()
-    }
-    _emit(outcome.sorted(), outputs, "check", threshold, rules, files=tuple(s.display_path for s in outcome.specs))
-    sys.exit(outcome.exit_code(threshold))
+    _finish(check_result(paths, options, Severity.parse(fail_on)), outputs)
 
 
 @cli.command()
@@ -404,21 +370,17 @@ def gate(
     from mlci.commands.gate import run_gate
 
     spec = _single_spec(path)
-    outcome = run_gate(spec, metrics, baseline, blessing_path)
-    _report_gate(outcome, outputs)
-    sys.exit(0 if outcome.passed else 1)
+    _finish(_report_gate(run_gate(spec, metrics, baseline, blessing_path), outputs), outputs=None)
 
 
-def _report_gate(outcome: Any, outputs: list[tuple[str, str | None]]) -> None:
-    from mlci.discover import display_path
-    from mlci.runtime.gate import format_markdown, format_table
+def _report_gate(outcome: Any, outputs: list[tuple[str, str | None]]) -> Any:
+    from mlci.commands.gate import gate_result
 
-    blessing = display_path(outcome.blessing_path) if outcome.blessing_path else None
-    details = {"gates": [r.to_dict() for r in outcome.results], "passed": outcome.passed, "blessing": blessing}
-    table, markdown = format_table(outcome.results), format_markdown(outcome.results)
-    _emit_with_details(outcome.findings, outputs, "gate", table, details, markdown)
-    if blessing:
-        click.echo(f"blessed: wrote {blessing}", err=True)
+    result = gate_result(outcome)
+    _write_outputs(result, outputs)
+    if result.details and result.details["blessing"]:
+        click.echo(f"blessed: wrote {result.details['blessing']}", err=True)
+    return result
 
 
 @cli.command()
@@ -454,9 +416,7 @@ def run(path: str, stages: tuple[str, ...], baseline: Path | None, record: bool)
     chosen = tuple(s for s in STAGES if s in stages) if stages else STAGES
 
     def gate_stage(spec: Any) -> int:
-        outcome = run_gate(spec, baseline=baseline)
-        _report_gate(outcome, [("text", None)])
-        return 0 if outcome.passed else 1
+        return int(_report_gate(run_gate(spec, baseline=baseline), [("text", None)]).exit_code)
 
     def record_lineage(spec: Any) -> str:
         return f"recorded lineage in {display_path(run_record(spec).path)}"
@@ -521,13 +481,9 @@ def lineage_record(path: str, out: Path | None, fmt: str) -> None:
 @_fail_on_option()
 def lineage_verify(path: str, lineage_file: Path | None, outputs: list[tuple[str, str | None]], fail_on: str) -> None:
     """Recompute the lineage; exit 1 if data, model, params or commit differ from the record."""
-    from mlci.commands.lineage import run_verify
-    from mlci.findings import failing
+    from mlci.commands.lineage import run_verify, verify_result
 
-    outcome = run_verify(_single_spec(path), lineage_file)
-    threshold = Severity.parse(fail_on)
-    _emit(outcome.findings, outputs, "lineage verify", threshold)
-    sys.exit(1 if failing(outcome.findings, threshold) else 0)
+    _finish(verify_result(run_verify(_single_spec(path), lineage_file), Severity.parse(fail_on)), outputs)
 
 
 @cli.command()
@@ -568,16 +524,11 @@ def drift(
     from mlci.extras import require_extra
 
     require_extra("ml", "mlci drift")
-    from mlci.commands.drift import run_drift
-    from mlci.runtime.drift import format_markdown, format_table
+    from mlci.commands.drift import drift_result, run_drift
 
     # Without PATH, a spec in the current folder supplies the settings; without one, the defaults do.
     spec = _single_spec(path or ".") if path or Path("mlproject.yaml").is_file() else None
-    outcome = run_drift(spec, reference, current, method, threshold, columns, exclude)
-    table = format_table(outcome.results, outcome.method, outcome.threshold)
-    markdown = format_markdown(outcome.results, outcome.method, outcome.threshold)
-    _emit_with_details(outcome.findings, outputs, "drift", table, outcome.details(), markdown)
-    sys.exit(1 if outcome.drifted else 0)
+    _finish(drift_result(run_drift(spec, reference, current, method, threshold, columns, exclude)), outputs)
 
 
 @cli.group()

@@ -10,6 +10,7 @@ from mlci.discover import display_path
 from mlci.errors import UserError
 from mlci.findings import Finding, Severity
 from mlci.loader import Spec
+from mlci.reporters.output import CommandResult
 from mlci.runtime.drift import DEFAULT_METHOD, DEFAULT_THRESHOLD, FeatureDrift, compare_columns
 from mlci.runtime.tables import read_table
 
@@ -107,4 +108,19 @@ def _finding(result: FeatureDrift, method: str, threshold: float, shown: str) ->
         file=shown,
         remediation="Check the data source for a change; if the shift is real, retrain on recent data.",
         source="drift",
+    )
+
+
+def drift_result(outcome: DriftOutcome) -> CommandResult:
+    """`mlci drift` as one result: every feature in `details`, the tables; exit 1 on drift."""
+    from mlci.runtime.drift import format_markdown, format_table
+
+    return CommandResult(
+        "drift",
+        outcome.findings,
+        exit_code=1 if outcome.drifted else 0,
+        fail_on=Severity.INFO,
+        details=outcome.details(),
+        table=format_table(outcome.results, outcome.method, outcome.threshold),
+        markdown=format_markdown(outcome.results, outcome.method, outcome.threshold),
     )

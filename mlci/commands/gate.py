@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlci import safe_fs
-from mlci.findings import Finding
+from mlci.findings import Finding, Severity
 from mlci.loader import Spec
 from mlci.render.context import BLESSING_FILE, DEFAULT_METRICS_FILE, DEFAULT_MODEL_PATH
+from mlci.reporters.output import CommandResult
 from mlci.runtime.gate import GateResult, blessing, evaluate_gates, gate_findings, read_metrics
 from mlci.runtime.gitinfo import current_commit, is_dirty
 
@@ -46,3 +47,21 @@ def run_gate(
         safe_fs.remove(target, trusted)
         written = None
     return GateOutcome(results, gate_findings(spec, results), written)
+
+
+def gate_result(outcome: GateOutcome) -> CommandResult:
+    """`mlci gate` as one result: every gate in `details` (JSON), the table (text) and the
+    Markdown table; exit 1 when a gate failed."""
+    from mlci.discover import display_path
+    from mlci.runtime.gate import format_markdown, format_table
+
+    blessing = display_path(outcome.blessing_path) if outcome.blessing_path else None
+    return CommandResult(
+        "gate",
+        outcome.findings,
+        exit_code=0 if outcome.passed else 1,
+        fail_on=Severity.INFO,
+        details={"gates": [r.to_dict() for r in outcome.results], "passed": outcome.passed, "blessing": blessing},
+        table=format_table(outcome.results),
+        markdown=format_markdown(outcome.results),
+    )
