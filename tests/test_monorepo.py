@@ -81,6 +81,31 @@ def test_render_check_from_the_root_and_from_the_pipelines(repo: Path, monkeypat
     assert "projects/credit" in stale.stderr
 
 
+def test_rendering_part_of_the_monorepo_is_refused_and_touches_nothing(repo: Path) -> None:
+    """The root's files list every project: a render of some of them would drop the others."""
+    before = {path: path.read_bytes() for path in repo.rglob("*") if path.is_file() and ".git" not in path.parts}
+    for args in (("projects/iris", "projects/credit"), ("projects/iris",), ("projects/iris", "--root", ".")):
+        result = run_cli("render", *args)
+        assert result.exit_code == 2, (args, result.stdout + result.stderr)
+        assert "projects/iris-b/mlproject.yaml" in result.stderr and "mlci render ." in result.stderr
+    after = {path: path.read_bytes() for path in repo.rglob("*") if path.is_file() and ".git" not in path.parts}
+    assert after == before
+
+
+def test_projects_rendered_one_by_one_before_move_to_the_root_layout(tmp_path: Path, monkeypatch) -> None:
+    repo = build_monorepo(tmp_path / "repo")
+    monkeypatch.chdir(repo)
+    for folder in PROJECTS:
+        assert run_cli("render", folder).exit_code == 0
+    old = repo / "projects" / "iris" / ".github" / "workflows" / "mlci-iris-classifier.yml"
+    assert old.is_file()
+    result = run_cli("render", ".")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert not old.exists()  # mlci's own file from the earlier layout, unedited: removed
+    assert (repo / ".github" / "workflows" / "mlci-iris-classifier.yml").is_file()
+    assert run_cli("render", ".", "--check").exit_code == 0
+
+
 def test_hand_written_root_pipelines_are_kept_and_mlci_says_how_to_include_its_own(tmp_path: Path) -> None:
     repo = build_monorepo(tmp_path / "repo")
     own_gitlab = "lint:\n  script:\n    - make lint\n"

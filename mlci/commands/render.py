@@ -22,6 +22,7 @@ from mlci.render.monorepo import (
     check_args,
     monorepo_root,
     project_folder,
+    refuse_partial_render,
 )
 from mlci.render.writer import (
     CheckReport,
@@ -111,10 +112,12 @@ def monorepo_plans(
                     spec, spec.directory, target, rendered.path, rendered.body, "\0monorepo"
                 )
     project = MonorepoProject(spec.data["project"]["name"], folder, targets)
-    plans = [_file_plan(spec, spec.directory, in_project, safe_fs.trusted_base(spec.directory))]
-    if at_root:
-        plans.append(_file_plan(spec, root, at_root, safe_fs.trusted_base(root)))
-    return project, plans
+    # The root plan exists even without a file: its manifest records that the project belongs to
+    # the monorepo, so rendering the project alone later is recognised (mlci/render/monorepo.py).
+    return project, [
+        _file_plan(spec, spec.directory, in_project, safe_fs.trusted_base(spec.directory)),
+        _file_plan(spec, root, at_root, safe_fs.trusted_base(root)),
+    ]
 
 
 def _absolute(path: Path) -> Path:
@@ -184,6 +187,7 @@ def _plan_per_folder(result: RenderResult, out: Path | None, targets: tuple[str,
 
 def _plan_monorepo(result: RenderResult, paths: tuple[str, ...], root: Path, targets: tuple[str, ...]) -> None:
     specs = result.outcome.specs
+    refuse_partial_render(root, [spec.path for spec in specs])
     names = [spec.data["project"]["name"] for spec in specs]
     projects = []
     for spec in progress.counted("rendering", specs):

@@ -22,16 +22,18 @@ aggregator goes to a file of mlci's own, and render says the one line that inclu
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from mlci import __version__
+from mlci.discover import display_path, find_specs
 from mlci.errors import UserError
 from mlci.render.context import RELEASE_TAG_PREFIX
 from mlci.render.jinja import render_template
 from mlci.render.marker import read_marker, with_marker
-from mlci.render.writer import FilePlan
+from mlci.render.writer import MANIFEST_DIR, MANIFEST_SUFFIX, FilePlan
 from mlci.safe_fs import SafeTree, trusted_base
 
 # The aggregators' manifest: `.mlci/_monorepo.manifest.json`. Project names cannot start with
@@ -82,20 +84,57 @@ AGGREGATORS = (
 
 
 def monorepo_root(paths: tuple[str, ...], spec_folders: list[Path], out: Path | None, root: Path | None) -> Path | None:
-    """The repository root when the CIs' files go where each CI reads them: `--root` named, or
+    """The repository root when the CIs' files go where each CI reads them: `--root` named;
     several projects rendered in place, all in folders below the root (a project at the root
-    keeps each project's files in its own folder, as before). None otherwise; `--out` keeps its
-    meaning (everything in that folder)."""
+    keeps each project's files in its own folder, as before); or a project an earlier render
+    laid out so (its manifest at the root). None otherwise; `--out` keeps its meaning
+    (everything in that folder)."""
     if out is not None:
         if root is not None:
             raise UserError("--root and --out: choose one (--root places each CI's files where that CI reads them)")
         return None
-    if root is None and len(spec_folders) < 2:
+    if root is not None:
+        return repository_root(paths, root)
+    found = repository_root(paths, None)
+    if any(_absolute(folder) == found for folder in spec_folders):
         return None
-    found = repository_root(paths, root)
-    if root is None and any(_absolute(folder) == found for folder in spec_folders):
-        return None
-    return found
+    if len(spec_folders) > 1 or (spec_folders and _rendered_from(found, spec_folders[0])):
+        return found
+    return None
+
+
+def _rendered_from(root: Path, spec_folder: Path) -> bool:
+    """Whether a monorepo render at `root` listed this project (a root manifest names its spec)."""
+    tree = SafeTree(trusted_base(root))
+    prefix = _prefix(root)
+    folder = (
+        _absolute(spec_folder).relative_to(root).as_posix() if _absolute(spec_folder).is_relative_to(root) else None
+    )
+    if folder is None:
+        return False
+    for name in tree.list_folder((prefix / MANIFEST_DIR).as_posix()):
+        if name.endswith(MANIFEST_SUFFIX) and name != f"{AGGREGATOR_PROJECT}{MANIFEST_SUFFIX}":
+            try:
+                document = json.loads(tree.read_text((prefix / MANIFEST_DIR / name).as_posix()) or "")
+            except (ValueError, RecursionError):
+                continue
+            spec = document.get("spec") if isinstance(document, dict) else None
+            if isinstance(spec, str) and spec.rsplit("/", 1)[0] == folder:
+                return True
+    return False
+
+
+def refuse_partial_render(root: Path, spec_paths: list[Path]) -> None:
+    """The root's CI files list every project below the root: rendering only some of them
+    would drop the others from those files."""
+    rendered = {_absolute(path) for path in spec_paths}
+    left_out = [path for path in find_specs([str(root)]) if _absolute(path) not in rendered]
+    if left_out:
+        shown = ", ".join(display_path(path) for path in left_out[:5]) + (" ..." if len(left_out) > 5 else "")
+        raise UserError(
+            f"{display_path(root)}: this render leaves out projects of the monorepo ({shown}), and the repository "
+            f"root's CI files list every project; render them together: mlci render {display_path(root)}"
+        )
 
 
 def repository_root(paths: tuple[str, ...], root: Path | None) -> Path:
@@ -169,8 +208,10 @@ def aggregator_plan(projects: list[MonorepoProject], root: Path) -> tuple[FilePl
             line = aggregator.include_line.format(file=path)
             shown = aggregator.file
             hints.append(f"{shown} is not mlci's: mlci wrote {path} instead; add this line to {shown}: {line}")
-    if not files:
+    manifest = (prefix / MANIFEST_DIR / f"{AGGREGATOR_PROJECT}{MANIFEST_SUFFIX}").as_posix()
+    if not files and tree.read_text(manifest) is None:
         return None, hints
+    # With no file left to list, the plan still removes what an earlier render wrote.
     plan = FilePlan(
         out_dir=root,
         project=AGGREGATOR_PROJECT,
