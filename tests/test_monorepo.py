@@ -19,6 +19,13 @@ from tests.conftest import require_tool, run_cli
 from tests.monorepo import PROJECTS, build_monorepo, git
 
 EXIT_OUT_OF_DATE = 4
+# Each CI's pipeline file, from where that CI reads it in the monorepo (GitHub: the root).
+CI_FILE = {
+    "github": ".github/workflows/mlci-{name}.yml",
+    "gitlab": ".gitlab-ci.yml",
+    "jenkins": "Jenkinsfile",
+    "azure": "azure-pipelines.yml",
+}
 
 
 @pytest.fixture
@@ -187,3 +194,37 @@ def test_gitlab_ci_local_runs_the_root_pipeline_and_the_changed_projects_pipelin
     assert re.search(r"^\s*PASS\s+policy-check\s*$", child.output, re.M), child.output[-6000:]
     assert "mlci render ../.. --root ../.. --check" in child.output
     assert "generated file(s) up to date" in child.output
+
+
+def test_each_projects_pipeline_is_the_lifecycle_of_its_monorepo_placement(repo: Path) -> None:
+    """The conformance parsers read every project's rendered pipeline (from where its CI reads
+    it) back to the model built with the monorepo's placement: the Dockerfile and k8s/ in the
+    project's folder, GitLab's child unfiltered (its root pipeline filters)."""
+    from mlci.loader import load_spec
+    from mlci.pipeline import Placement, build_pipeline
+    from mlci.render.monorepo import check_args
+    from tests.conformance.graph import differences
+    from tests.conformance.test_conformance import PARSERS, expected_of
+
+    compared = set()
+    for folder in PROJECTS:
+        spec = load_spec(repo / folder / "mlproject.yaml")
+        args = tuple(check_args((".",), repo, repo / folder, ()))
+        for parser in PARSERS:
+            where = repo if parser.TARGET == "github" else repo / folder
+            placement = Placement(folder, args, folder, path_filtered=parser.TARGET != "gitlab")
+            pipeline = build_pipeline(spec, placement)
+            assert pipeline.generated("Dockerfile") == f"{folder}/Dockerfile"
+            try:
+                got = parser.read(where, pipeline)
+            except FileNotFoundError:
+                continue  # the project does not ask for this CI
+            problems = differences(expected_of(parser, pipeline), got)
+            assert not problems, f"{folder} {parser.TARGET}: " + "\n".join(problems)
+            compared.add(parser.TARGET)
+            if parser.TARGET in CI_FILE:
+                # Every deployment works in the overlay the model places (the folder's, not the root's).
+                text = (where / CI_FILE[parser.TARGET].format(name=pipeline.project)).read_text()
+                for promotion in pipeline.promotions:
+                    assert pipeline.generated(f"k8s/overlays/{promotion.environment}") in text
+    assert {"github", "gitlab"} <= compared
