@@ -126,8 +126,8 @@ def monorepo_plans(
     in_project: dict[str, str] = {}
     for target in targets:
         target_context = unfiltered if target == "gitlab" else context
-        if "repository_path" not in spec.data.get("ci", {}):
-            # Where Argo CD finds k8s/.
+        if spec.typed.ci.repository_path == ".":
+            # Where Argo CD finds k8s/: the project's folder, unless the spec says otherwise.
             target_context = {**target_context, "gitops": {**target_context["gitops"], "repository_path": folder}}
         for rendered in RENDERERS[target].render(target_context):
             if target == "github":
