@@ -113,61 +113,50 @@ def _emit(
     outputs: list[tuple[str, str | None]],
     command: str,
     fail_on: Severity,
-    rules: dict[str, dict[str, object]] | None = None,
-    files: tuple[str, ...] = (),
 ) -> None:
-    from mlci.reporters import REPORTERS, ReportContext
+    from mlci.reporters.output import CommandResult
 
-    context = ReportContext(command=command, fail_on=fail_on, tool_version=__version__, rules=rules or {}, files=files)
-    for fmt, path in outputs:
-        text = REPORTERS[fmt](findings, context)
-        if fmt == "text" and path is None and progress.colour_enabled(sys.stdout):
-            _write_report(progress.colour_text_report(text), path, colour=True)
+    _write_outputs(CommandResult(command, findings, fail_on=fail_on), outputs)
+
+
+def _finish(result: Any, outputs: list[tuple[str, str | None]] | None) -> None:
+    """Every reporting command ends here: its one result written as `-o` asked (None: already
+    written), then its exit code."""
+    if outputs is not None:
+        _write_outputs(result, outputs)
+    sys.exit(result.exit_code)
+
+
+def _write_outputs(result: Any, outputs: list[tuple[str, str | None]]) -> None:
+    """Write what `-o` asked for: planned first (mlci/reporters/output.py), so two outputs for
+    one file never overwrite each other by the luck of the options' order."""
+    from mlci.reporters.github import escape_data
+    from mlci.reporters.output import planned_writes
+
+    for write in planned_writes(result, outputs, tool_version=__version__):
+        if write.path is None:
+            colour = write.formats == ("text",) and not result.table and progress.colour_enabled(sys.stdout)
+            click.echo(
+                progress.colour_text_report(write.text) if colour else write.text, nl=False, color=colour or None
+            )
+        elif write.append:
+            try:
+                with open(write.path, "a", encoding="utf-8") as handle:
+                    handle.write(write.text)
+            except OSError as exc:
+                if not write.best_effort:
+                    raise UserError(f"{write.path}: cannot write: {exc.strerror or exc}") from None
+                # The annotations are the report; a summary we cannot write must not fail the check.
+                problem = f"could not write the step summary to {write.path}: {exc.strerror or exc}"
+                click.echo(f"::warning title=mlci::{escape_data(problem)}")
         else:
-            _write_report(text, path)
+            from mlci import safe_fs
 
-
-def _write_report(text: str, path: str | None, colour: bool = False) -> None:
-    if path:
-        from mlci import safe_fs
-
-        # Where the user asked; but a link committed below the current folder is not followed.
-        safe_fs.write_text(Path(path), text, Path.cwd())
-    else:
-        click.echo(text, nl=False, color=colour or None)
-
-
-def _emit_with_details(
-    findings: list[Any],
-    outputs: list[tuple[str, str | None]],
-    command: str,
-    table: str,
-    details: dict[str, Any],
-    markdown: str = "",
-) -> None:
-    """`_emit` for the runtime commands: text output starts with their table, markdown ends
-    with it, JSON carries `details` (every gate or feature, not only the failing ones)."""
-    import json
-
-    from mlci.reporters import REPORTERS, ReportContext
-    from mlci.reporters.log_safety import log_safe_json
-
-    context = ReportContext(command=command, fail_on=Severity.INFO, tool_version=__version__)
-    for fmt, path in outputs:
-        if fmt not in ("text", "json", "markdown"):
-            _emit(findings, [(fmt, path)], command, Severity.INFO)
-            continue
-        text = REPORTERS[fmt](findings, context)
-        if fmt == "json":
-            text = log_safe_json({**json.loads(text), **details})
-        elif fmt == "markdown":
-            text = f"{text.rstrip()}\n\n{markdown}" if markdown else text
-        else:
-            text = table + text
-        _write_report(text, path)
-    if not any(fmt == "text" and path is None for fmt, path in outputs):
+            # Where the user asked; but a link committed below the current folder is not followed.
+            safe_fs.write_text(Path(write.path), write.text, Path.cwd())
+    if result.table and not any(fmt == "text" and path is None for fmt, path in outputs):
         # stdout holds a machine-readable report, or nothing: the table still reaches a human, on stderr.
-        click.echo(table, nl=False, err=True)
+        click.echo(result.table, nl=False, err=True)
 
 
 @cli.command()
@@ -175,12 +164,9 @@ def _emit_with_details(
 @_outputs_option()
 def validate(paths: tuple[str, ...], outputs: list[tuple[str, str | None]]) -> None:
     """Check mlproject.yaml files against the schema."""
-    from mlci.commands.common import load_and_validate
+    from mlci.commands.common import validate_result
 
-    with progress.shown():
-        outcome = load_and_validate(paths)
-    _emit(outcome.sorted(), outputs, "validate", Severity.INFO, files=tuple(s.display_path for s in outcome.specs))
-    sys.exit(outcome.exit_code(Severity.INFO))
+    _finish(validate_result(paths), outputs)
 
 
 @cli.command()
@@ -253,7 +239,7 @@ def check(
     no_cache: bool,
 ) -> None:
     """Validate specs and check them against the governance policies."""
-    from mlci.commands.check import CheckOptions, run_check
+    from mlci.commands.check import CheckOptions, check_result
     from mlci.commands.common import parse_today
 
     _show_settings(click.get_current_context(), ("fail_on", "engine", "policy_dirs", "data_files", "waiver_files"))
@@ -269,22 +255,7 @@ def check(
         waiver_files=waiver_files,
         cache=not no_cache,
     )
-    with progress.shown():
-        outcome, pack = run_check(paths, options)
-    threshold = Severity.parse(fail_on)
-    rules: dict[str, dict[str, object]] = {
-        m.id: {
-            "title": m.title,
-            "description": m.description,
-            "severity": m.severity.label,
-            "controls": list(m.controls),
-            "remediation": m.remediation,
-            "help_uri": m.help_uri,
-        }
-        for m in pack.rules.values()
-    }
-    _emit(outcome.sorted(), outputs, "check", threshold, rules, files=tuple(s.display_path for s in outcome.specs))
-    sys.exit(outcome.exit_code(threshold))
+    _finish(check_result(paths, options, Severity.parse(fail_on)), outputs)
 
 
 @cli.command()
@@ -299,16 +270,26 @@ def check(
     help="Output folder; default: the folder of each mlproject.yaml.",
 )
 @click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Monorepo: the repository root, where each CI's files go (default with several projects: git's top level).",
+)
+@click.option(
     "--check", "check_only", is_flag=True, help="Write nothing; exit 4 if files are out of date or edited by hand."
 )
 @click.option("--force", is_flag=True, help="Overwrite files that mlci did not generate or that were edited by hand.")
-def render(paths: tuple[str, ...], targets: tuple[str, ...], out: Path | None, check_only: bool, force: bool) -> None:
+def render(
+    paths: tuple[str, ...], targets: tuple[str, ...], out: Path | None, root: Path | None, check_only: bool, force: bool
+) -> None:
     """Render pipelines, Dockerfile and Kubernetes manifests from specs."""
     from mlci.commands.render import run_render
     from mlci.discover import display_path
 
     with progress.shown():
-        result = run_render(paths, targets, out, check=check_only, force=force)
+        result = run_render(paths, targets, out, check=check_only, force=force, root=root)
+    for hint in result.hints:
+        click.echo(f"mlci render: {hint}", err=True)
     if result.outcome.invalid_input:
         _emit(result.outcome.sorted(), [("text", None)], "render", Severity.INFO)
         sys.exit(EXIT_USER_ERROR)
@@ -442,34 +423,27 @@ def gate(
 
     spec = _single_spec(path)
     outcome = run_gate(spec, metrics, BaselineChoice(baseline, registry_uri, champion_alias), blessing_path)
-    _report_gate(outcome, outputs)
+    result = _report_gate(outcome, outputs)
     if report_path is not None:
+        from mlci import safe_fs
         from mlci.registry.report import pr_report
         from mlci.spec import thaw
 
         params = thaw(spec.typed.training.params)
-        _write_report(pr_report(spec.typed.project.name, outcome, params), str(report_path))
+        # Where the user asked; but a link committed below the current folder is not followed.
+        safe_fs.write_text(report_path, pr_report(spec.typed.project.name, outcome, params), Path.cwd())
         click.echo(f"wrote the evaluation report {report_path}", err=True)
-    sys.exit(0 if outcome.passed else 1)
+    _finish(result, outputs=None)
 
 
-def _report_gate(outcome: Any, outputs: list[tuple[str, str | None]]) -> None:
-    from mlci.discover import display_path
-    from mlci.reporters.log_safety import one_line
-    from mlci.runtime.gate import format_markdown, format_table
+def _report_gate(outcome: Any, outputs: list[tuple[str, str | None]]) -> Any:
+    from mlci.commands.gate import gate_result
 
-    blessing = display_path(outcome.blessing_path) if outcome.blessing_path else None
-    details = {
-        "gates": [r.to_dict() for r in outcome.results],
-        "passed": outcome.passed,
-        "blessing": blessing,
-        "baseline": outcome.baseline.to_dict(),
-    }
-    basis = one_line(outcome.baseline.statement)
-    table, markdown = format_table(outcome.results, basis), format_markdown(outcome.results, basis)
-    _emit_with_details(outcome.findings, outputs, "gate", table, details, markdown)
-    if blessing:
-        click.echo(f"blessed: wrote {blessing}", err=True)
+    result = gate_result(outcome)
+    _write_outputs(result, outputs)
+    if result.details and result.details["blessing"]:
+        click.echo(f"blessed: wrote {result.details['blessing']}", err=True)
+    return result
 
 
 @cli.command()
@@ -516,8 +490,7 @@ def run(
 
     def gate_stage(spec: Any) -> int:
         outcome = run_gate(spec, baseline=BaselineChoice(baseline, registry_uri, champion_alias))
-        _report_gate(outcome, [("text", None)])
-        return 0 if outcome.passed else 1
+        return int(_report_gate(outcome, [("text", None)]).exit_code)
 
     verified: dict[str, Any] = {}
 
@@ -532,6 +505,7 @@ def run(
             return 1
         verified["states"] = outcome.states
         return 0
+
     def register_stage(spec: Any) -> int:
         return _register(spec, location)
 
@@ -667,13 +641,9 @@ def lineage_record(path: str, out: Path | None, fmt: str) -> None:
 @_fail_on_option()
 def lineage_verify(path: str, lineage_file: Path | None, outputs: list[tuple[str, str | None]], fail_on: str) -> None:
     """Recompute the lineage; exit 1 if data, model, params or commit differ from the record."""
-    from mlci.commands.lineage import run_verify
-    from mlci.findings import failing
+    from mlci.commands.lineage import run_verify, verify_result
 
-    outcome = run_verify(_single_spec(path), lineage_file)
-    threshold = Severity.parse(fail_on)
-    _emit(outcome.findings, outputs, "lineage verify", threshold)
-    sys.exit(1 if failing(outcome.findings, threshold) else 0)
+    _finish(verify_result(run_verify(_single_spec(path), lineage_file), Severity.parse(fail_on)), outputs)
 
 
 @cli.command()
@@ -721,8 +691,7 @@ def drift(
     from mlci.extras import require_extra
 
     require_extra("ml", "mlci drift")
-    from mlci.commands.drift import data_source, publish_scores, run_drift
-    from mlci.runtime.drift import format_markdown, format_table
+    from mlci.commands.drift import data_source, drift_result, publish_scores, run_drift
 
     # Without PATH, a spec in the current folder supplies the settings; without one, the defaults do.
     spec = _single_spec(path or ".") if path or Path("mlproject.yaml").is_file() else None
@@ -731,13 +700,12 @@ def drift(
     ref = data_source(reference, "--reference") if reference else None
     cur = data_source(current, "--current") if current else None
     outcome = run_drift(spec, ref, cur, method, threshold, columns, exclude)
-    table = format_table(outcome.results, outcome.method, outcome.threshold)
-    markdown = format_markdown(outcome.results, outcome.method, outcome.threshold)
-    _emit_with_details(outcome.findings, outputs, "drift", table, outcome.details(), markdown)
+    result = drift_result(outcome)
+    _write_outputs(result, outputs)
     if pushgateway:
         # After the report: a Pushgateway that is down fails the job (exit 3), the scores still shown.
         click.echo(f"published drift scores to {publish_scores(spec, outcome, pushgateway)}", err=True)
-    sys.exit(1 if outcome.drifted else 0)
+    _finish(result, outputs=None)
 
 
 @cli.group()

@@ -203,8 +203,10 @@ def gitlab_ci_local(
     merge_request: bool = True,
     path: str | None = None,
     manual: list[str] | None = None,
+    file: str | None = None,
 ) -> Verdict:
-    """Run the pipeline for real with gitlab-ci-local's shell executor, from a git copy of `project`."""
+    """Run the pipeline for real with gitlab-ci-local's shell executor, from a git copy of `project`
+    (`file`: another pipeline file than the root's .gitlab-ci.yml, relative to `project`)."""
     git = ["git", "-c", "user.email=ci@example.invalid", "-c", "user.name=ci"]
     if not (project / ".git").exists():
         subprocess.run([*git, "init", "-q", "-b", "main"], cwd=project, check=True)
@@ -216,6 +218,8 @@ def gitlab_ci_local(
             check=True,
         )
     cmd = [str(tool("gitlab-ci-local")), "--shell-executor-no-image"]
+    if file:
+        cmd += ["--file", file]
     source = (
         {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": "1"}
         if merge_request

@@ -27,7 +27,9 @@ def tree(tmp_path: Path) -> Path:
         (tmp_path / name).mkdir()
         shutil.copy(ROOT / "examples" / name / "mlproject.yaml", tmp_path / name)
     (tmp_path / "pinned-latest").mkdir()
-    shutil.copy(FIXTURES / "policy" / "MLCI-LIN-001.yaml", tmp_path / "pinned-latest" / "mlproject.yaml")
+    # A project name of its own: rendered together, the three form a monorepo (one workflow per name).
+    spec = (FIXTURES / "policy" / "MLCI-LIN-001.yaml").read_text()
+    (tmp_path / "pinned-latest" / "mlproject.yaml").write_text(spec.replace("name: iris-classifier", "name: pinned", 1))
     return tmp_path
 
 
@@ -79,7 +81,8 @@ def test_terminal_gets_progress_and_colour(tree: Path) -> None:
 def test_render_shows_progress_too(tree: Path) -> None:
     code, seen = _on_terminal(["render", "."], tree, _env())
     assert code == 0, seen
-    assert "mlci: rendering 3/3" in seen and "mlci: writing 3/3" in seen
+    # A monorepo: the three projects' files, the root's files of each, and the root pipelines.
+    assert "mlci: rendering 3/3" in seen and "mlci: writing 7/7" in seen
 
 
 @pytest.mark.parametrize("variable", ["CI", "NO_COLOR"])

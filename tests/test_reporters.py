@@ -209,6 +209,36 @@ def test_github_appends_the_markdown_report_to_the_step_summary(
     assert "❌ mlci check failed" in text and "`MLCI-GDPR-001`" in text
 
 
+@pytest.mark.parametrize("order", ["github first", "markdown first"])
+def test_github_and_markdown_to_the_step_summary_leave_one_report_whatever_the_order(
+    cli, project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, order: str
+) -> None:
+    """What the rendered workflows run: `-o github -o markdown="$GITHUB_STEP_SUMMARY"`. The github
+    reporter appends the Markdown report to the summary and -o markdown writes the same file:
+    one report survives, after the earlier steps' summaries, in either order."""
+    summary = tmp_path / "summary.md"
+    summary.write_text("# earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    options = ["-o", "github", "-o", f"markdown={summary}"]
+    if order == "markdown first":
+        options = options[2:] + options[:2]
+    result = cli("check", "mlproject.yaml", "--now", TODAY, *options)
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert ANNOTATION.match(result.stdout.splitlines()[0])
+    text = summary.read_text()
+    assert text.startswith("# earlier step\n")
+    assert text.count("mlci check failed") == 1, text
+    assert "`MLCI-GDPR-001`" in text
+
+
+def test_two_different_reports_for_one_file_are_refused(cli, project: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.out"
+    result = cli("check", "mlproject.yaml", "-o", f"json={report}", "-o", f"sarif={report}")
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert "-o json and -o sarif" in result.stderr
+    assert not report.exists()
+
+
 def test_gitlab_code_quality_has_the_required_keys(reports_of, project: Path) -> None:
     [issue] = json.loads(reports_of("check", "mlproject.yaml", formats=("gitlab",), expect=1)["gitlab"])
     assert isinstance(issue["description"], str) and issue["description"]

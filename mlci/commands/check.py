@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlci import progress
-from mlci.commands.common import Outcome, load_and_validate
+from mlci.commands.common import Outcome, load_and_validate, outcome_result
 from mlci.extras import require_extra
-from mlci.findings import Finding
+from mlci.findings import Finding, Severity
 from mlci.loader import Spec
 from mlci.policy.cache import DecisionCache, evaluate_with_cache
 from mlci.policy.engines import ENGINES, PolicyEngine
 from mlci.policy.pack import PolicyPack, load_pack
+from mlci.reporters.output import CommandResult
 
 
 @dataclass(frozen=True)
@@ -66,3 +67,24 @@ def _with_waivers(specs: list[Spec], findings: list[Finding], pack: PolicyPack, 
         directory = pack.settings.get("people", {})  # login -> e-mail, for who may approve a waiver
         out += apply_waivers(spec, mine, spec_waivers(spec) + shared, rules, options.today, max_days, directory)
     return out
+
+
+def check_result(paths: tuple[str, ...], options: CheckOptions, fail_on: Severity) -> CommandResult:
+    """`mlci check` as one result: findings, the metadata of every rule (SARIF), the exit code."""
+    with progress.shown():
+        outcome, pack = run_check(paths, options)
+    return outcome_result(outcome, "check", fail_on, rule_metadata(pack))
+
+
+def rule_metadata(pack: PolicyPack) -> dict[str, dict[str, object]]:
+    return {
+        m.id: {
+            "title": m.title,
+            "description": m.description,
+            "severity": m.severity.label,
+            "controls": list(m.controls),
+            "remediation": m.remediation,
+            "help_uri": m.help_uri,
+        }
+        for m in pack.rules.values()
+    }

@@ -12,6 +12,7 @@ from mlci.discover import display_path, find_specs
 from mlci.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USER_ERROR, InputError, UserError
 from mlci.findings import Finding, Severity, failing, sort_findings
 from mlci.loader import Spec, load_spec
+from mlci.reporters.output import CommandResult
 from mlci.schema import validate_spec
 from mlci.spec_checks import check_spec
 
@@ -71,3 +72,24 @@ def parse_today(value: str | None) -> str:
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(dt.timezone.utc)
     return parsed.date().isoformat()
+
+
+def validate_result(paths: tuple[str, ...]) -> CommandResult:
+    """`mlci validate`: the schema and spec checks of every spec, as one result."""
+    with progress.shown():
+        outcome = load_and_validate(paths)
+    return outcome_result(outcome, "validate", Severity.INFO)
+
+
+def outcome_result(
+    outcome: Outcome, command: str, fail_on: Severity, rules: dict[str, dict[str, object]] | None = None
+) -> CommandResult:
+    """A spec command's result: its sorted findings, the files it read, its exit code."""
+    return CommandResult(
+        command,
+        outcome.sorted(),
+        exit_code=outcome.exit_code(fail_on),
+        fail_on=fail_on,
+        rules=rules or {},
+        files=tuple(s.display_path for s in outcome.specs),
+    )

@@ -12,6 +12,7 @@ from mlci.discover import display_path
 from mlci.errors import InputError, UserError
 from mlci.findings import Finding, Severity
 from mlci.loader import Spec
+from mlci.reporters.output import CommandResult
 from mlci.runtime.drift import FeatureDrift, compare_columns
 from mlci.runtime.remote import SHOWN_PROTOCOLS, is_remote, local_copy
 from mlci.runtime.tables import read_table
@@ -166,3 +167,18 @@ def publish_scores(spec: Spec | None, outcome: DriftOutcome, pushgateway: str) -
     project = spec.data["project"]["name"]
     scores = [Score(r.name, r.value, r.drifted) for r in outcome.results if not r.skipped and r.value is not None]
     return push(pushgateway, project, exposition(project, outcome.method, scores))
+
+
+def drift_result(outcome: DriftOutcome) -> CommandResult:
+    """`mlci drift` as one result: every feature in `details`, the tables; exit 1 on drift."""
+    from mlci.runtime.drift import format_markdown, format_table
+
+    return CommandResult(
+        "drift",
+        outcome.findings,
+        exit_code=1 if outcome.drifted else 0,
+        fail_on=Severity.INFO,
+        details=outcome.details(),
+        table=format_table(outcome.results, outcome.method, outcome.threshold),
+        markdown=format_markdown(outcome.results, outcome.method, outcome.threshold),
+    )

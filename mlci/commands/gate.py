@@ -9,9 +9,10 @@ from typing import Any
 
 from mlci import safe_fs
 from mlci.errors import MlciError
-from mlci.findings import Finding
+from mlci.findings import Finding, Severity
 from mlci.loader import Spec
 from mlci.registry.baseline import Baseline
+from mlci.reporters.output import CommandResult
 from mlci.runtime.gate import GateResult, blessing, evaluate_gates, gate_findings, read_metrics
 from mlci.runtime.gitinfo import current_commit, is_dirty
 
@@ -76,3 +77,30 @@ def run_gate(
         safe_fs.remove(target, trusted)
         written = None
     return GateOutcome(results, gate_findings(spec, results), written, base, document)
+
+
+def gate_result(outcome: GateOutcome) -> CommandResult:
+    """`mlci gate` as one result: every gate in `details` (JSON), the table (text) and the
+    Markdown table; exit 1 when a gate failed."""
+    from mlci.discover import display_path
+    from mlci.reporters.log_safety import one_line
+    from mlci.runtime.gate import format_markdown, format_table
+
+    blessing = display_path(outcome.blessing_path) if outcome.blessing_path else None
+    details = {
+        "gates": [r.to_dict() for r in outcome.results],
+        "passed": outcome.passed,
+        "blessing": blessing,
+        "baseline": outcome.baseline.to_dict(),
+    }
+    # What the gates compared against (the champion, a --baseline file, or thresholds alone).
+    basis = one_line(outcome.baseline.statement)
+    return CommandResult(
+        "gate",
+        outcome.findings,
+        exit_code=0 if outcome.passed else 1,
+        fail_on=Severity.INFO,
+        details=details,
+        table=format_table(outcome.results, basis),
+        markdown=format_markdown(outcome.results, basis),
+    )

@@ -8,8 +8,9 @@ from typing import Any
 
 from mlci.discover import display_path
 from mlci.errors import Location
-from mlci.findings import Finding, sort_findings
+from mlci.findings import Finding, Severity, failing, sort_findings
 from mlci.loader import Spec
+from mlci.reporters.output import CommandResult
 from mlci.runtime.lineage import (
     LINEAGE_FILE,
     OPENLINEAGE_FILE,
@@ -87,3 +88,13 @@ def run_verify(spec: Spec, lineage: Path | None = None) -> VerifyOutcome:
             )
         )
     return VerifyOutcome(path, sort_findings(findings), recorded)
+
+
+def verify_result(outcome: VerifyOutcome, fail_on: Severity) -> CommandResult:
+    """`mlci lineage verify` as one result: exit 1 when a difference reaches `fail_on`."""
+    return CommandResult(
+        "lineage verify",
+        outcome.findings,
+        exit_code=1 if failing(outcome.findings, fail_on) else 0,
+        fail_on=fail_on,
+    )

@@ -63,12 +63,18 @@ class Placement:
     project_dir: str = "."
     # The arguments of the `mlci render ... --check` the policy check runs, from the project folder.
     render_args: tuple[str, ...] = ()
+    # Where the project's Dockerfile and k8s/ lie, from the folder the CI runs in: beside the
+    # pipeline, except in a monorepo rendered from its root (mlci/render/monorepo.py).
+    generated_dir: str = "."
+    # Whether the pipeline itself filters on its folder's changes; False where something else
+    # decides (GitLab's root pipeline starts a project's child pipeline only when it changed).
+    path_filtered: bool = True
 
 
 def build_pipeline(spec: Spec, placement: Placement | None = None) -> Pipeline:
     settings = settings_of(spec)
     placement = placement or Placement(render_args=(spec.path.name,))
-    paths = _path_filters(placement.project_dir)
+    paths = _path_filters(placement.project_dir) if placement.path_filtered else ()
     triggers = _triggers(settings, paths)
     events = frozenset(trigger.event for trigger in triggers)
     delivery = DELIVERY_EVENTS & events
@@ -84,6 +90,7 @@ def build_pipeline(spec: Spec, placement: Placement | None = None) -> Pipeline:
         project=settings.project,
         spec_file=spec.path.name,
         project_dir=placement.project_dir,
+        generated_dir=placement.generated_dir,
         default_branch=settings.default_branch,
         release_tag_prefix=RELEASE_TAG_PREFIX,
         triggers=triggers,

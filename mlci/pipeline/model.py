@@ -207,6 +207,12 @@ class Pipeline:
     authors: tuple[str, ...] = ()
     path_filters: tuple[str, ...] = ()
     registry_secrets: tuple[str, ...] = field(default=())
+    # Where the Dockerfile and k8s/ lie from the folder the CI runs in (Placement.generated_dir).
+    generated_dir: str = "."
+
+    def generated(self, path: str) -> str:
+        """`path` (a generated file or folder of the project) from the folder the CI runs in."""
+        return path if self.generated_dir == "." else f"{self.generated_dir}/{path}"
 
     def job(self, name: str) -> Job:
         for job in self.jobs:

@@ -34,8 +34,19 @@ _SAFE_PATH_PART = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._-]*")
 _AZURE_EXPRESSION = re.compile(r"\$(\(|\[|\{\{)")
 
 
-def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[str, Any]:
-    """The templates' data, read from the typed spec (every default is filled in there)."""
+def build_context(
+    spec: Spec,
+    out_dir: Path,
+    targets: tuple[str, ...],
+    *,
+    generated_dir: str = ".",
+    render_args: tuple[str, ...] | None = None,
+    path_filtered: bool = True,
+) -> dict[str, Any]:
+    """The templates' data, read from the typed spec (every default is filled in there).
+    A monorepo rendered from its root (mlci/render/monorepo.py) places the project itself:
+    where its Dockerfile and k8s/ lie (`generated_dir`), the render check's arguments and
+    whether the pipeline filters on its folder's changes (see mlci.pipeline.Placement)."""
     data = spec.data
     typed = spec.typed
     project = typed.project
@@ -53,15 +64,18 @@ def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[s
     separate_training_image = typed.separate_training_image
 
     # Pipeline jobs run mlci from the project folder, so the check re-renders from there.
-    render_args = [spec_file]
-    if project_dir != ".":
-        render_args += ["--out", out_from_project]
-    for target in targets:
-        render_args += ["--target", target]
+    if render_args is None:
+        args = [spec_file]
+        if project_dir != ".":
+            args += ["--out", out_from_project]
+        for target in targets:
+            args += ["--target", target]
+        render_args = tuple(args)
+    pipeline = build_pipeline(spec, Placement(project_dir, render_args, generated_dir, path_filtered))
 
     return {
         # The lifecycle, decided once (mlci/pipeline); CI printers print it.
-        "pipeline": build_pipeline(spec, Placement(project_dir, tuple(render_args))),
+        "pipeline": pipeline,
         "mlci": {
             "version": mlci_version,
             "pip_spec": f"mlci=={mlci_version}",
@@ -72,7 +86,7 @@ def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[s
         "locate": spec.location,
         "spec_file": spec_file,
         "project_dir": project_dir,
-        "render_check_args": render_args,
+        "render_check_args": list(render_args),
         "targets": list(targets),
         "project": {
             "name": project.name,
@@ -121,7 +135,7 @@ def build_context(spec: Spec, out_dir: Path, targets: tuple[str, ...]) -> dict[s
         "drift": _drift(typed),
         "latency_p95_ms": typed.monitoring.latency.p95_ms if typed.monitoring and typed.monitoring.latency else None,
         # Monorepos: CI runs this project's pipeline only when its folder (or the pipeline) changed.
-        "path_filters": [f"{project_dir}/**"] if project_dir != "." and not project_dir.startswith("..") else [],
+        "path_filters": list(pipeline.path_filters),
         "release_tag_prefix": RELEASE_TAG_PREFIX,
         "governance": thaw(typed.governance),
     }

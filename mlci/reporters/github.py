@@ -1,11 +1,10 @@
 """GitHub Actions workflow commands: each finding becomes an annotation on its
-line of the pull request (`::error file=,line=,col=,title=::message`), and
-when the step has a summary file (GITHUB_STEP_SUMMARY) the Markdown report is
-appended to it."""
+line of the pull request (`::error file=,line=,col=,title=::message`). When the
+step has a summary file (GITHUB_STEP_SUMMARY), `-o github` also appends the
+Markdown report to it: planned with the other outputs (mlci/reporters/output.py),
+not written from here, so this stays a pure function."""
 
 from __future__ import annotations
-
-import os
 
 from mlci.findings import Finding, Severity, Status, failing
 from mlci.reporters import ReportContext
@@ -61,23 +60,4 @@ def render(findings: list[Finding], context: ReportContext) -> str:
     waived = sum(f.status is Status.WAIVED for f in findings)
     summary = "no findings" if not findings else f"{failed} failing" + (f", {waived} waived" if waived else "")
     lines.append(f"mlci {context.command}: {summary}")
-    problem = _append_step_summary(findings, context)
-    if problem:
-        lines.append(f"::warning title=mlci::{escape_data(problem)}")
     return "\n".join(lines) + "\n"
-
-
-def _append_step_summary(findings: list[Finding], context: ReportContext) -> str:
-    """Append the Markdown report to $GITHUB_STEP_SUMMARY; returns a problem, or ''."""
-    target = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not target:
-        return ""
-    from mlci.reporters import markdown
-
-    try:
-        with open(target, "a", encoding="utf-8") as handle:
-            handle.write(markdown.render(findings, context) + "\n")
-    except OSError as exc:
-        # The annotations are the report; a summary we cannot write must not fail the check.
-        return f"could not write the step summary to {target}: {exc.strerror or exc}"
-    return ""

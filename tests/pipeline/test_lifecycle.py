@@ -189,3 +189,14 @@ def test_job_names_are_unique_and_plain(label_spec) -> None:  # type: ignore[no-
     names = build_pipeline(label_spec[1]).job_names
     assert len(names) == len(set(names))
     assert all(name.replace("-", "").isalnum() and name.islower() for name in names)
+
+
+def test_a_monorepo_placement_names_where_the_generated_files_lie() -> None:
+    default = build_pipeline(example_spec())
+    assert (default.generated_dir, default.generated("Dockerfile")) == (".", "Dockerfile")
+    placed = Placement("projects/iris", ("..",), generated_dir="projects/iris")
+    pipeline = build_pipeline(example_spec(), placed)
+    assert pipeline.generated("k8s/overlays/staging") == "projects/iris/k8s/overlays/staging"
+    # GitLab's root pipeline decides when a child runs: the child's own triggers are unfiltered.
+    child = build_pipeline(example_spec(), Placement("projects/iris", ("..",), "projects/iris", path_filtered=False))
+    assert child.path_filters == () and child.trigger(Event.PULL_REQUEST).paths == ()  # type: ignore[union-attr]
