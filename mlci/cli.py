@@ -127,6 +127,17 @@ def _finish(result: Any, outputs: list[tuple[str, str | None]] | None) -> None:
     sys.exit(result.exit_code)
 
 
+def _write_report(text: str, path: str | None) -> None:
+    """One whole report (mlci report): to the file asked for, or stdout."""
+    if path:
+        from mlci import safe_fs
+
+        # Where the user asked; but a link committed below the current folder is not followed.
+        safe_fs.write_text(Path(path), text, Path.cwd())
+    else:
+        click.echo(text, nl=False)
+
+
 def _write_outputs(result: Any, outputs: list[tuple[str, str | None]]) -> None:
     """Write what `-o` asked for: planned first (mlci/reporters/output.py), so two outputs for
     one file never overwrite each other by the luck of the options' order."""

@@ -25,26 +25,26 @@ from mlci.loader import Spec
 
 # The spec's document references, as (section, key) and how the facts name them.
 DOCUMENTS = (("governance", "model_card"), ("governance", "erasure_procedure"))
-DEFAULT_REQUIREMENTS = "requirements.txt"
 # `name[extras] == 1.2.3 ; markers`: an exact version, no wildcard.
 _PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?\s*===?\s*[A-Za-z0-9][A-Za-z0-9.+!_-]*\s*(;.*)?$")
 _EDITABLE = ("-e", "--editable")
 
 
 def spec_facts(spec: Spec) -> dict[str, Any]:
+    """The facts of a spec the schema accepted (only those reach the policies)."""
     from mlci.safe_fs import SafeTree
 
-    data = spec.data if isinstance(spec.data, dict) else {}
+    typed = spec.typed
     tree = SafeTree(spec.directory)
     documents: dict[str, bool] = {}
     for section, key in DOCUMENTS:
-        value = (data.get(section) or {}).get(key) if isinstance(data.get(section), dict) else None
+        value = getattr(getattr(typed, section), key)
         if isinstance(value, str) and value:
             documents[f"{section}.{key}"] = _exists(tree, value)
     facts: dict[str, Any] = {"documents": documents}
-    training = data.get("training") if isinstance(data.get("training"), dict) else {}
-    requirements = training.get("requirements", DEFAULT_REQUIREMENTS) if isinstance(training, dict) else None
-    if isinstance(requirements, str) and requirements:
+    # The schema's default fills the name when the spec gives none: the file is checked either way.
+    requirements = typed.training.requirements
+    if requirements:
         text = _read(tree, requirements)
         if text == "":
             # A link, a folder, not UTF-8 or too big: not checkable, which is not a pass.
