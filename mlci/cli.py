@@ -161,10 +161,7 @@ def _write_outputs(result: Any, outputs: list[tuple[str, str | None]]) -> None:
                 problem = f"could not write the step summary to {write.path}: {exc.strerror or exc}"
                 click.echo(f"::warning title=mlci::{escape_data(problem)}")
         else:
-            from mlci import safe_fs
-
-            # Where the user asked; but a link committed below the current folder is not followed.
-            safe_fs.write_text(Path(write.path), write.text, Path.cwd())
+            _write_report(write.text, write.path)
     if result.table and not any(fmt == "text" and path is None for fmt, path in outputs):
         # stdout holds a machine-readable report, or nothing: the table still reaches a human, on stderr.
         click.echo(result.table, nl=False, err=True)
