@@ -14,6 +14,7 @@ from typing import Any
 from mlci.loader import Spec
 from mlci.pipeline.model import (
     DELIVERY_EVENTS,
+    DECISION_CACHE,
     SPEC,
     Approval,
     Artifact,
@@ -151,6 +152,7 @@ def _policy_check(settings: ProjectSettings, events: frozenset[Event], placement
             _mlci("Check the generated files are up to date", "render", *placement.render_args, "--check"),
             _mlci("Draw the lifecycle", "graph", SPEC, report=Report.GRAPH, from_root=True),
         ),
+        caches=(DECISION_CACHE,),
         purpose="the spec against the policies, and the generated files against the spec",
     )
 

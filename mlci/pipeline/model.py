@@ -83,6 +83,20 @@ class Artifact:
         return self.path if self.folder else (self.path.rpartition("/")[0] or ".")
 
 
+@dataclass(frozen=True)
+class KeptCache:
+    """A folder the CI keeps from one run to the next (its cache), pointed at by an
+    environment variable. Only a speed-up: a missing or stale one changes no result
+    (mlci's decision cache keys every entry on all it depends on)."""
+
+    name: str
+    variable: str
+
+
+# mlci's decision cache (mlci/policy/cache.py): an unchanged spec is not evaluated again.
+DECISION_CACHE = KeptCache("mlci-decisions", "MLCI_CACHE_DIR")
+
+
 class StepKind(str, enum.Enum):
     INSTALL = "install"  # pip install mlci (with extras) and, for the project's code, its requirements
     MLCI = "mlci"  # an mlci command; the spec's own commands run inside `mlci run`
@@ -141,6 +155,7 @@ class Job:
     exclusive: bool = False
     # The job needs to start another run of this pipeline (retraining).
     starts_pipelines: bool = False
+    caches: tuple[KeptCache, ...] = ()  # kept from one run of the job to the next
     purpose: str = ""  # one line for the reader of the generated file
 
     def mlci_steps(self) -> tuple[Step, ...]:

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from mlci.pipeline import SPEC, Capabilities, Event, Job, Pipeline, Report, Runner, Step, StepKind, When
+from mlci.pipeline import SPEC, Capabilities, Event, Job, KeptCache, Pipeline, Report, Runner, Step, StepKind, When
 from mlci.pipeline.build import REGISTERED_FILE
 from mlci.render.base import RenderedFile
 from mlci.render.jinja import github_literal, render_template, shell_quote
@@ -140,11 +140,23 @@ class GitHubSyntax:
         line += _REPORT_OPTIONS.get(step.report, "") if step.report else ""
         return github_literal(line)
 
-    def step_env(self, step: Step) -> list[tuple[str, str]]:
+    def step_env(self, step: Step, job: Job) -> list[tuple[str, str]]:
         expression = "${{ %s.%s }}"
-        return [(name, expression % ("secrets", name)) for name in step.secrets] + [
-            (name, expression % ("vars", name)) for name in step.variables
-        ]
+        return (
+            [(name, expression % ("secrets", name)) for name in step.secrets]
+            + [(name, expression % ("vars", name)) for name in step.variables]
+            + [(cache.variable, self.cache_path(cache)) for cache in job.caches]
+        )
+
+    @staticmethod
+    def cache_path(cache: KeptCache) -> str:
+        # Outside the checkout: nothing the job writes there shows up as a change to the repository.
+        return "${{ runner.temp }}/%s" % cache.name
+
+    def cache_key(self, cache: KeptCache) -> tuple[str, str]:
+        """GitHub's cache entries are immutable: each run saves its own, the next restores the newest."""
+        prefix = f"{cache.name}-{self.pipeline.project}-"
+        return prefix + "${{ github.run_id }}-${{ github.run_attempt }}", prefix
 
 
 # The reporters each mlci step writes, for GitHub (annotations, SARIF, the step summary).
