@@ -13,8 +13,8 @@ from typing import Any
 
 from mlci.loader import Spec
 from mlci.pipeline.model import (
-    DELIVERY_EVENTS,
     DECISION_CACHE,
+    DELIVERY_EVENTS,
     SPEC,
     Approval,
     Artifact,

@@ -151,7 +151,7 @@ class GitHubSyntax:
     @staticmethod
     def cache_path(cache: KeptCache) -> str:
         # Outside the checkout: nothing the job writes there shows up as a change to the repository.
-        return "${{ runner.temp }}/%s" % cache.name
+        return "${{ runner.temp }}/" + cache.name
 
     def cache_key(self, cache: KeptCache) -> tuple[str, str]:
         """GitHub's cache entries are immutable: each run saves its own, the next restores the newest."""

@@ -65,7 +65,9 @@ def test_azure_caches_the_folder_the_check_reads(example: str, tmp_path: Path) -
     jobs = [job for stage in config["stages"] for job in stage["jobs"] if job.get("job") == "policy_check"]
     assert len(jobs) == 1
     job = jobs[0]
-    caches = [step for step in job["steps"] if step.get("task") == "Cache@2" and "mlci-decisions" in step["inputs"]["key"]]
+    caches = [
+        step for step in job["steps"] if step.get("task") == "Cache@2" and "mlci-decisions" in step["inputs"]["key"]
+    ]
     assert len(caches) == 1
     assert caches[0]["inputs"]["path"] == job["variables"]["MLCI_CACHE_DIR"]
     assert caches[0]["inputs"]["key"].startswith(caches[0]["inputs"]["restoreKeys"])
