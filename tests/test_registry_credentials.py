@@ -87,8 +87,9 @@ def _registry_line(folder: Path) -> int:
     [
         {"MLFLOW_TRACKING_TOKEN": TOKEN},
         {"MLFLOW_TRACKING_USERNAME": "ci", "MLFLOW_TRACKING_PASSWORD": TOKEN},
+        {"NETRC": f"default login ci password {TOKEN}\n"},  # written to a file below
     ],
-    ids=["token", "basic"],
+    ids=["token", "basic", "netrc-default"],
 )
 def test_credentials_never_go_to_a_registry_only_the_spec_names(
     recorder: tuple[str, list[dict[str, str | None]]],
@@ -98,6 +99,11 @@ def test_credentials_never_go_to_a_registry_only_the_spec_names(
 ) -> None:
     url, received = recorder
     for name, value in credentials.items():
+        if name == "NETRC":
+            netrc_file = tmp_path / "netrc"
+            netrc_file.write_text(value)
+            netrc_file.chmod(0o600)
+            value = str(netrc_file)
         monkeypatch.setenv(name, value)
     folder = _project(tmp_path, url)
     result = run_cli("gate", str(folder))

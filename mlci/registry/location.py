@@ -11,7 +11,8 @@ example domains (RFC 2606: `mlflow.example.com`, `*.test`, `*.invalid`, ...) tha
 `mlci init` writes are not servers: they leave the embedded store in charge.
 
 Credentials: MLflow sends what the environment holds (MLFLOW_TRACKING_TOKEN, _USERNAME and
-_PASSWORD, a client certificate, SigV4 signing, an auth plugin, ~/.mlflow/credentials) to
+_PASSWORD, a client certificate, SigV4 signing, an auth plugin, ~/.mlflow/credentials, a
+.netrc `default` login) to
 whichever server it talks to. Those belong to the CI, the spec's host does not: a pull
 request that sets `model.registry: https://attacker` would receive them. So a location
 taken from the spec is refused (exit 2, at `model.registry`) while such credentials are
@@ -108,7 +109,20 @@ def ambient_credentials() -> list[str]:
     credentials_file = Path.home() / ".mlflow" / "credentials"
     if credentials_file.is_file():
         found.append(str(credentials_file))
+    # requests (under MLflow's client) logs in to any host with a .netrc `default` entry.
+    netrc_file = Path(os.environ.get("NETRC") or Path.home() / ".netrc")
+    if _has_default_login(netrc_file):
+        found.append(f"{netrc_file} (default)")
     return found
+
+
+def _has_default_login(path: Path) -> bool:
+    import netrc
+
+    try:
+        return "default" in netrc.netrc(str(path)).hosts if path.is_file() else False
+    except (OSError, netrc.NetrcParseError):
+        return False
 
 
 def trusted_hosts() -> frozenset[str]:
