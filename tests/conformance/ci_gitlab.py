@@ -5,6 +5,7 @@ project's protected environments, outside the file; a manual job on an environme
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,10 @@ def read(folder: Path, pipeline: Pipeline) -> JobGraph:
         outcome says, then this job's (in one folder: the artifacts handed on), to its end?"""
         with Sandbox() as sandbox:
             env = {"CI_PROJECT_DIR": str(sandbox.root)}
+            for line in (line for job in (name, *needs(name)) for line in _script(jobs[job])):
+                # The project's folder (a monorepo's), as in the checkout.
+                if line.startswith("cd ") and not line.split()[1].startswith('"$'):
+                    (sandbox.root / shlex.split(line)[1]).mkdir(parents=True, exist_ok=True)
             for need in needs(name):
                 sandbox.run("\n".join(_script(jobs[need])), outcome, env)
             return sandbox.run("\n".join(_script(jobs[name])), "passed", env).reached_end
