@@ -45,7 +45,7 @@ def test_allowed_change_against_production() -> None:
     # accuracy dropped 0.03 > 0.02 allowed; latency rose 6 > 10 % of 50 = 5.
     assert [r.passed for r in results] == [False, False]
     assert results[0].margin == pytest.approx(-0.01)
-    assert "worse than production" in results[0].reason
+    assert "worse than the baseline" in results[0].reason
     ok = evaluate_gates(GATES, {"accuracy": 0.975, "latency_ms": 54}, base)
     assert all(r.passed for r in ok)
 
@@ -99,7 +99,39 @@ def test_gate_with_baseline(cli, iris: Path, tmp_path: Path) -> None:
     baseline.write_text(json.dumps({"accuracy": 0.98}))
     result = cli("gate", str(iris), "--baseline", str(baseline))
     assert result.exit_code == 1
-    assert "0.03 worse than production" in result.stdout
+    assert f"0.03 worse than the --baseline file {baseline}" in result.stdout
+
+
+def _table_header(stdout: str) -> list[str]:
+    header = next(line for line in stdout.splitlines() if line.split()[:3] == ["metric", "value", "threshold"])
+    return header.split()
+
+
+def test_every_format_names_the_baseline_file_it_compared_with(cli, iris: Path, tmp_path: Path) -> None:
+    """A --baseline file is not what serves in production: no report may call it so."""
+    _metrics(iris, accuracy=0.95, f1_macro=0.96, roc_auc_ovr=0.99)
+    baseline = tmp_path / "last-week.json"
+    baseline.write_text(json.dumps({"accuracy": 0.98}))
+    summary = tmp_path / "summary.md"
+    result = cli("gate", str(iris), "--baseline", str(baseline), "-o", "text", "-o", f"markdown={summary}")
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert _table_header(result.stdout)[3:5] == ["--baseline", "file"]
+    markdown = summary.read_text()
+    assert "| metric | value | threshold | --baseline file | margin | result |" in markdown
+    for text in (result.stdout, markdown):
+        assert "production" not in text
+
+
+def test_without_a_champion_the_table_says_there_is_no_baseline(cli, iris: Path, tmp_path: Path) -> None:
+    """The embedded store holds no champion: thresholds only, and the heading says so."""
+    _metrics(iris, accuracy=0.95, f1_macro=0.96, roc_auc_ovr=0.99)
+    summary = tmp_path / "summary.md"
+    result = cli("gate", str(iris), "-o", "text", "-o", f"markdown={summary}")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "No champion" in result.stdout
+    assert _table_header(result.stdout)[3:5] == ["no", "baseline"]
+    assert "| metric | value | threshold | no baseline | margin | result |" in summary.read_text()
+    assert "production" not in result.stdout + summary.read_text()
 
 
 def test_gate_on_broken_metrics_is_exit_2(cli, iris: Path) -> None:

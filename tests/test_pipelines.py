@@ -275,9 +275,13 @@ def test_gitlab_drift_schedule_monitors_and_retrains(rendered: Path) -> None:
     graph = _gitlab_graph(rendered)
     assert graph.jobs["monitor-drift"].events == {Event.DRIFT_SCHEDULE}
     retrain = pipeline["retrain-on-drift"]
-    assert retrain["needs"] == [{"job": "monitor-drift", "artifacts": False}]
-    assert graph.jobs["retrain-on-drift"].on_failure
-    assert retrain["trigger"] == {"project": "$CI_PROJECT_PATH", "branch": "main"}
+    # It reads the verdict file monitor-drift keeps (its mlci drift's exit status), whatever happened.
+    assert retrain["needs"] == [{"job": "monitor-drift", "artifacts": True}]
+    assert "mlci-monitor-drift.exit-code" in pipeline["monitor-drift"]["artifacts"]["paths"]
+    assert pipeline["monitor-drift"]["artifacts"]["when"] == "always"
+    assert graph.jobs["retrain-on-drift"].after == {"findings"}
+    # A new pipeline on main through the trigger API, with the job token.
+    assert any("/trigger/pipeline" in line and line.endswith(" main") for line in retrain["script"])
     assert all(Event.DRIFT_SCHEDULE not in graph.jobs[name].events for name in ("policy-check", "train"))
 
 

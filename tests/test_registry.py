@@ -127,9 +127,14 @@ def test_the_gate_compares_with_the_champion(champion: tuple[str, Path], tmp_pat
                      "--registry", server, "--report", str(report_file))  # fmt: skip
     assert passed.exit_code == 0, passed.stdout + passed.stderr
     assert "Baseline: the champion, iris-classifier version 1" in passed.stdout
+    # The table's baseline column is the champion it read, by alias and version, not "production".
+    header = next(line for line in passed.stdout.splitlines() if line.startswith("metric"))
+    assert header.split()[:5] == ["metric", "value", "threshold", "champion", "v1"], header
+    assert "production" not in passed.stdout
     assert blessing.is_file()
     page = report_file.read_text()
     assert "**Verdict: PASS" in page
+    assert "| metric | candidate | champion v1 | change |" in page
     assert f"| accuracy | 1 | {champ['accuracy']:.6g} |" in page
     assert "| dataset iris |" in page and "| param n_estimators | 100 | 100 |" in page
 

@@ -32,7 +32,7 @@ class GateOutcome:
 
 @dataclass(frozen=True)
 class BaselineChoice:
-    """Where the production metrics come from: a file (offline), else the registry's champion."""
+    """Where the baseline metrics come from: a file (offline), else the registry's champion."""
 
     file: Path | None = None
     registry: str | None = None  # --registry URI
@@ -101,6 +101,6 @@ def gate_result(outcome: GateOutcome) -> CommandResult:
         exit_code=0 if outcome.passed else 1,
         fail_on=Severity.INFO,
         details=details,
-        table=format_table(outcome.results, basis),
-        markdown=format_markdown(outcome.results, basis),
+        table=format_table(outcome.results, basis, one_line(outcome.baseline.column)),
+        markdown=format_markdown(outcome.results, basis, one_line(outcome.baseline.column)),
     )

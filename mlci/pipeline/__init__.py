@@ -7,6 +7,7 @@ from mlci.pipeline.build import Placement, build_pipeline
 from mlci.pipeline.capabilities import Capabilities, gaps
 from mlci.pipeline.model import (
     DELIVERY_EVENTS,
+    FINDINGS_EXIT_CODE,
     SPEC,
     Approval,
     Artifact,
@@ -28,6 +29,7 @@ from mlci.pipeline.model import (
 
 __all__ = [
     "DELIVERY_EVENTS",
+    "FINDINGS_EXIT_CODE",
     "SPEC",
     "Approval",
     "Artifact",

@@ -223,6 +223,8 @@ def _drift_jobs(settings: ProjectSettings) -> list[Job]:
                     env_args=(current,) if current else (),
                     # Scores go to a Prometheus Pushgateway when the CI names one (the rendered alert reads them).
                     variables=("MLCI_PUSHGATEWAY_URL", *(["MLCI_DRIFT_CURRENT"] if current else [])),
+                    # Retraining reads its exit status: 1 is drift found, 2 and 3 decide nothing.
+                    verdict=settings.retrain_on_drift,
                 ),
             ),
             purpose="live data against the training data (monitoring.drift)",
@@ -234,8 +236,9 @@ def _drift_jobs(settings: ProjectSettings) -> list[Job]:
                 name="retrain-on-drift",
                 title="Retrain after drift",
                 needs=("monitor-drift",),
-                # monitor-drift fails when the drift is over the threshold.
-                condition=Condition(on_drift_schedule, when=When.FAILURE),
+                # Only when `mlci drift` itself exited 1 (drift over the threshold): not on bad
+                # input (2), nor when it could not decide (3), nor when the job broke before it.
+                condition=Condition(on_drift_schedule, when=When.FINDINGS),
                 timeout_minutes=RETRAIN_TIMEOUT_MINUTES,
                 runner=Runner.PYTHON,
                 steps=(Step(StepKind.RETRAIN, "Start a default-branch run, which retrains"),),

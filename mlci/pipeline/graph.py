@@ -8,6 +8,7 @@ Labels are escaped for each format: project and environment names come from the 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from mlci.pipeline.model import Event, Job, Pipeline, When
 
@@ -38,6 +39,52 @@ def _approval_label(pipeline: Pipeline, job: Job) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Node:
+    id: str  # unique: event:<event>, job:<job>, approval:<job>
+    label: str
+    shape: str  # event | job | approval
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str  # a Node id
+    target: str
+    label: str | None = None  # the outcome of the need it waits for, unless plain success
+
+
+# How an edge from a need is labelled, by the outcome of it the job waits for.
+EDGE_LABELS = {
+    When.SUCCESS: None,
+    When.FAILURE: "on failure",
+    When.FINDINGS: "on findings",
+    When.ALWAYS: "always",
+}
+
+
+def elements(pipeline: Pipeline) -> tuple[list[Node], list[Edge]]:
+    """The lifecycle as nodes and edges, once for every format: the events, each job (after its
+    approval node when a person holds it), and an edge from each need, labelled by the outcome
+    the job waits for."""
+    nodes = [Node(f"event:{t.event.value}", EVENT_LABELS[t.event], "event") for t in pipeline.triggers]
+    edges: list[Edge] = []
+    for job in pipeline.jobs:
+        nodes.append(Node(f"job:{job.name}", job.name, "job"))
+        approval = _approval_label(pipeline, job)
+        if approval:
+            nodes.append(Node(f"approval:{job.name}", approval, "approval"))
+    for job in pipeline.jobs:
+        target = f"job:{job.name}"
+        for event in _starts(pipeline, job):
+            edges.append(Edge(f"event:{event.value}", target))
+        if _approval_label(pipeline, job):
+            edges.append(Edge(f"approval:{job.name}", target))
+            target = f"approval:{job.name}"
+        for need in job.needs:
+            edges.append(Edge(f"job:{need}", target, EDGE_LABELS[job.condition.when]))
+    return nodes, edges
+
+
 def _starts(pipeline: Pipeline, job: Job) -> list[Event]:
     """The events drawn into a job: those of jobs that need nothing."""
     if job.needs:
@@ -50,31 +97,24 @@ def _mermaid_text(text: str) -> str:
     return '"' + text.replace('"', "#quot;").replace("\n", " ") + '"'
 
 
-def _node_id(name: str) -> str:
-    return "j_" + "".join(c if c.isalnum() else "_" for c in name)
+def _mermaid_id(node_id: str) -> str:
+    kind, _, name = node_id.partition(":")
+    if kind == "event":
+        return f"e_{name}"
+    job = "j_" + "".join(c if c.isalnum() else "_" for c in name)
+    return job if kind == "job" else f"a_{job}"
+
+
+_MERMAID_SHAPES = {"event": "([{}])", "job": "[{}]", "approval": "{{{{{}}}}}"}
 
 
 def mermaid(pipeline: Pipeline) -> str:
+    nodes, edges = elements(pipeline)
     lines = ["flowchart LR"]
-    used_events = [t.event for t in pipeline.triggers]
-    for event in used_events:
-        lines.append(f"  e_{event.value}([{_mermaid_text(EVENT_LABELS[event])}])")
-    for job in pipeline.jobs:
-        lines.append(f"  {_node_id(job.name)}[{_mermaid_text(job.name)}]")
-        approval = _approval_label(pipeline, job)
-        if approval:
-            lines.append(f"  a_{_node_id(job.name)}{{{{{_mermaid_text(approval)}}}}}")
-    for job in pipeline.jobs:
-        target = _node_id(job.name)
-        for event in _starts(pipeline, job):
-            lines.append(f"  e_{event.value} --> {target}")
-        approval = _approval_label(pipeline, job)
-        if approval:
-            lines.append(f"  a_{target} --> {target}")
-            target = f"a_{target}"
-        arrow = " -. on failure .-> " if job.condition.when is When.FAILURE else " --> "
-        for need in job.needs:
-            lines.append(f"  {_node_id(need)}{arrow}{target}")
+    lines += [f"  {_mermaid_id(n.id)}{_MERMAID_SHAPES[n.shape].format(_mermaid_text(n.label))}" for n in nodes]
+    for edge in edges:
+        arrow = f" -. {edge.label} .-> " if edge.label else " --> "
+        lines.append(f"  {_mermaid_id(edge.source)}{arrow}{_mermaid_id(edge.target)}")
     return "\n".join(lines) + "\n"
 
 
@@ -82,27 +122,23 @@ def _dot_text(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)  # dot's quoted strings take JSON's escapes
 
 
+def _dot_id(node_id: str) -> str:
+    kind, _, name = node_id.partition(":")
+    return _dot_text(name if kind == "job" else node_id)
+
+
+_DOT_SHAPES = {"event": "oval", "job": "box", "approval": "hexagon"}
+
+
 def dot(pipeline: Pipeline) -> str:
+    nodes, edges = elements(pipeline)
     lines = [f"digraph {_dot_text('mlci ' + pipeline.project)} {{", "  rankdir=LR;"]
-    for trigger in pipeline.triggers:
-        label = _dot_text(EVENT_LABELS[trigger.event])
-        lines.append(f"  {_dot_text('event:' + trigger.event.value)} [shape=oval, label={label}];")
-    for job in pipeline.jobs:
-        lines.append(f"  {_dot_text(job.name)} [shape=box];")
-        approval = _approval_label(pipeline, job)
-        if approval:
-            lines.append(f"  {_dot_text('approval:' + job.name)} [shape=hexagon, label={_dot_text(approval)}];")
-    for job in pipeline.jobs:
-        target = _dot_text(job.name)
-        for event in _starts(pipeline, job):
-            lines.append(f"  {_dot_text('event:' + event.value)} -> {target};")
-        approval = _approval_label(pipeline, job)
-        if approval:
-            lines.append(f"  {_dot_text('approval:' + job.name)} -> {target};")
-            target = _dot_text("approval:" + job.name)
-        style = ' [style=dashed, label="on failure"]' if job.condition.when is When.FAILURE else ""
-        for need in job.needs:
-            lines.append(f"  {_dot_text(need)} -> {target}{style};")
+    for node in nodes:
+        label = "" if node.shape == "job" else f", label={_dot_text(node.label)}"
+        lines.append(f"  {_dot_id(node.id)} [shape={_DOT_SHAPES[node.shape]}{label}];")
+    for edge in edges:
+        style = f" [style=dashed, label={_dot_text(edge.label)}]" if edge.label else ""
+        lines.append(f"  {_dot_id(edge.source)} -> {_dot_id(edge.target)}{style};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -39,8 +39,17 @@ class When(str, enum.Enum):
     """How the outcome of a job's needs decides whether it runs."""
 
     SUCCESS = "success"  # every need succeeded
-    FAILURE = "failure"  # a need failed (retraining after the drift check found drift)
+    FAILURE = "failure"  # a need failed, whatever the reason
+    # A need's verdict step (an mlci command) exited 1: mlci decided and found something (drift
+    # over the threshold). Never when it exited 2 (bad input) or 3 (could not decide), nor when
+    # the job failed before or around it (an install): mlci's inability to decide is no decision.
+    # Printers read the mlci command's own exit status, which the need publishes, never the job's.
+    FINDINGS = "findings"
     ALWAYS = "always"
+
+
+# The exit status of an mlci command that decided and found something (PRODUCT.md: exit codes).
+FINDINGS_EXIT_CODE = 1
 
 
 @dataclass(frozen=True)
@@ -134,6 +143,9 @@ class Step:
     secrets: tuple[str, ...] = ()
     # What the step may read from the CI's plain variables (repository or project settings).
     variables: tuple[str, ...] = ()
+    # MLCI: its exit status is the job's verdict, published for a later job whose condition is
+    # When.FINDINGS (each CI in its own way: an output, a file, an environment variable).
+    verdict: bool = False
 
 
 SPEC = "{spec}"  # stands for the spec's path in Step.args; printers substitute it, quoted
@@ -160,6 +172,11 @@ class Job:
 
     def mlci_steps(self) -> tuple[Step, ...]:
         return tuple(step for step in self.steps if step.kind is StepKind.MLCI)
+
+    @property
+    def verdict_step(self) -> Step | None:
+        """The mlci step whose exit status the job publishes (When.FINDINGS of a later job)."""
+        return next((step for step in self.steps if step.verdict), None)
 
 
 @dataclass(frozen=True)
@@ -224,6 +241,15 @@ class Pipeline:
     registry_secrets: tuple[str, ...] = field(default=())
     # Where the Dockerfile and k8s/ lie from the folder the CI runs in (Placement.generated_dir).
     generated_dir: str = "."
+
+    def __post_init__(self) -> None:
+        # A FINDINGS condition reads its needs' published verdicts: a need without one could
+        # never start it (or, printed as a plain failure, would start it on any failure).
+        for job in self.jobs:
+            if job.condition.when is When.FINDINGS:
+                silent = [need for need in job.needs if self.job(need).verdict_step is None]
+                if not job.needs or silent:
+                    raise ValueError(f"{job.name}: runs on findings of needs that publish no verdict: {silent}")
 
     def generated(self, path: str) -> str:
         """`path` (a generated file or folder of the project) from the folder the CI runs in."""

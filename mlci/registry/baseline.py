@@ -27,13 +27,27 @@ class Baseline:
     version: ModelVersion | None = None
     registry: str | None = None
     lineage: dict[str, str] = field(default_factory=dict)  # the champion's commit, spec, datasets, params
+    alias: str = CHAMPION  # the registry alias the champion was read from
+    file: str | None = None  # the --baseline file, as given
 
     @property
     def label(self) -> str:
-        """How a gate's reason names the baseline."""
+        """How a gate's reason names the baseline it compared with."""
         if self.version is not None:
-            return f"the champion (version {self.version.version})"
-        return "production"
+            return f"the {self.alias} (version {self.version.version})"
+        if self.file is not None:
+            return f"the --baseline file {self.file}"
+        return "no baseline (absolute thresholds only)"
+
+    @property
+    def column(self) -> str:
+        """The heading of the baseline's column in a table: what it actually is, never a guess
+        such as "production" (a --baseline file or no champion is not what serves)."""
+        if self.version is not None:
+            return f"{self.alias} v{self.version.version}"
+        if self.file is not None:
+            return "--baseline file"
+        return "no baseline"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -47,7 +61,7 @@ class Baseline:
 
 
 def file_baseline(path: Path, metrics: dict[str, Any]) -> Baseline:
-    return Baseline("file", f"Baseline: the metrics in {path} (--baseline).", metrics)
+    return Baseline("file", f"Baseline: the metrics in {path} (--baseline).", metrics, file=str(path))
 
 
 def no_champion(location: RegistryLocation, name: str, alias: str) -> Baseline:
@@ -56,6 +70,7 @@ def no_champion(location: RegistryLocation, name: str, alias: str) -> Baseline:
         f"No champion: no version of {name} holds the {alias!r} alias in {location.describe()}; "
         "the gates compare with the absolute thresholds only.",
         registry=location.shown,
+        alias=alias,
     )
 
 
@@ -77,12 +92,12 @@ def champion_baseline(spec: Spec, registry_option: str | None = None, alias: str
     if not metrics:
         raise UndecidedError(
             f"the champion {where} has no metrics (no run, or a run that logged none): "
-            "the gate cannot compare with production"
+            "the gate cannot compare with the champion"
         )
     lacking = [metric for metric in regression_metrics(spec.typed.evaluation.gates) if metric not in metrics]
     if lacking:
         raise UndecidedError(
-            f"the champion {where} has no {', '.join(lacking)} metric: the gate cannot compare with production"
+            f"the champion {where} has no {', '.join(lacking)} metric: the gate cannot compare with the champion"
         )
     lineage = {key: value for key, value in version.tags.items() if key.startswith("mlci.")}
     if version.run_id:
@@ -94,4 +109,5 @@ def champion_baseline(spec: Spec, registry_option: str | None = None, alias: str
         version,
         location.shown,
         lineage,
+        alias,
     )

@@ -33,8 +33,9 @@ def _short(value: str | None) -> str:
     return value[:12] if value and len(value) > 12 else (value or "")
 
 
-def metric_rows(results: list[GateResult], candidate: dict[str, Any]) -> list[tuple[str, ...]]:
-    rows: list[tuple[str, ...]] = [("metric", "candidate", "champion", "change", "threshold", "result", "why")]
+def metric_rows(results: list[GateResult], column: str) -> list[tuple[str, ...]]:
+    """`column`: the heading of the baseline's column (Baseline.column)."""
+    rows: list[tuple[str, ...]] = [("metric", "candidate", _cell(column), "change", "threshold", "result", "why")]
     for r in results:
         change = "-"
         if r.value is not None and r.baseline is not None:
@@ -53,8 +54,11 @@ def metric_rows(results: list[GateResult], candidate: dict[str, Any]) -> list[tu
     return rows
 
 
-def lineage_rows(document: dict[str, Any], params: dict[str, Any], champion: dict[str, str]) -> list[tuple[str, ...]]:
-    """Candidate vs champion: commit, spec hash, each dataset's hash, each param; changes marked."""
+def lineage_rows(
+    document: dict[str, Any], params: dict[str, Any], champion: dict[str, str], column: str
+) -> list[tuple[str, ...]]:
+    """Candidate vs champion: commit, spec hash, each dataset's hash, each param; changes marked.
+    `column`: the heading of the baseline's column (Baseline.column)."""
     candidate: dict[str, str] = {
         "commit": str(document.get("commit") or ""),
         "spec sha256": str(document.get("spec_sha256") or ""),
@@ -73,7 +77,7 @@ def lineage_rows(document: dict[str, Any], params: dict[str, Any], champion: dic
     for key, value in champion.items():
         if key.startswith("param."):
             baseline[f"param {key[len('param.') :]}"] = value
-    rows: list[tuple[str, ...]] = [("", "candidate", "champion", "")]
+    rows: list[tuple[str, ...]] = [("", "candidate", _cell(column), "")]
     for key in [*candidate, *(k for k in baseline if k not in candidate)]:
         now, then = candidate.get(key, ""), baseline.get(key, "")
         hashed = key in ("commit", "spec sha256") or key.startswith("dataset ")
@@ -95,15 +99,15 @@ def pr_report(project: str, outcome: Any, params: dict[str, Any]) -> str:
         "",
         _cell(outcome.baseline.statement),
         "",
-        "### Metrics against the champion and the thresholds",
+        f"### Metrics against {_cell(outcome.baseline.label)} and the thresholds",
         "",
-        markdown_table(metric_rows(outcome.results, outcome.document.get("metrics", {}))),
-        "",
-        "### Lineage: candidate against the champion",
+        markdown_table(metric_rows(outcome.results, outcome.baseline.column)),
         "",
     ]
     champion = outcome.baseline.lineage
-    if not champion:
-        lines += ["No champion to compare with: the candidate's lineage alone.", ""]
-    lines += [markdown_table(lineage_rows(outcome.document, params, champion)), ""]
+    if champion:
+        lines += [f"### Lineage: candidate against {_cell(outcome.baseline.label)}", ""]
+    else:
+        lines += ["### Lineage of the candidate", "", "No champion to compare with: the candidate's lineage alone.", ""]
+    lines += [markdown_table(lineage_rows(outcome.document, params, champion, outcome.baseline.column)), ""]
     return defuse("\n".join(lines), MARKDOWN)

@@ -27,7 +27,8 @@ MAX_METRICS = 500
 
 
 def spec_location(spec: Spec, option: str | None = None) -> RegistryLocation:
-    return resolve_location(spec.directory, spec.typed.model.registry, option)
+    position = spec.location(("model", "registry")) if spec.typed.model.registry else None
+    return resolve_location(spec.directory, spec.typed.model.registry, option, position)
 
 
 def model_name(spec: Spec) -> str:

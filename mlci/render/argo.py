@@ -100,6 +100,9 @@ def _task(job: Job, chosen: set[str], context: dict[str, Any]) -> Task:
     if unknown:
         raise UserError(f"the Argo Workflows target cannot run the {job.name} job's steps: {', '.join(unknown)}")
     needs = tuple(need for need in job.needs if need in chosen)
+    if job.condition.when is When.FINDINGS:
+        # No job of the cluster's chain acts on findings (retraining after drift stays with CI).
+        raise UserError(f"the Argo Workflows target cannot run the {job.name} job on its needs' findings")
     depends = None
     if job.condition.when is When.FAILURE and needs:
         depends = " || ".join(f"{need}.Failed" for need in needs)

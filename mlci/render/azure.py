@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mlci.pipeline import SPEC, Artifact, Capabilities, Event, Job, Pipeline, Report, Step, When
+from mlci.pipeline import FINDINGS_EXIT_CODE, SPEC, Artifact, Capabilities, Event, Job, Pipeline, Report, Step, When
 from mlci.pipeline.build import REGISTERED_FILE
 from mlci.render.base import RenderedFile
 from mlci.render.jinja import render_template, shell_quote
@@ -41,7 +41,10 @@ EVENT_VARIABLES = {
 }
 # Each schedule's display name: how a run tells which schedule started it.
 SCHEDULE_NAMES = {Event.TRAINING_SCHEDULE: "mlci train", Event.DRIFT_SCHEDULE: "mlci drift"}
-_STATUS = {When.SUCCESS: "succeeded()", When.FAILURE: "failed()", When.ALWAYS: "always()"}
+_STATUS = {When.SUCCESS: "succeeded()", When.FAILURE: "failed()", When.FINDINGS: "failed()", When.ALWAYS: "always()"}
+# A job's verdict (its verdict step's mlci exit status): the step's name and its output variable.
+VERDICT_STEP = "verdict"
+VERDICT_VARIABLE = "exitCode"
 # What each mlci step reports in, for Azure: JUnit test results, SARIF for the Scans tab, Markdown summaries.
 _JUNIT = {Report.POLICY: "mlci-junit.xml", Report.GATE: "mlci-gate-junit.xml", Report.DRIFT: "mlci-drift-junit.xml"}
 _SARIF = '-o sarif="$(Build.ArtifactStagingDirectory)/CodeAnalysisLogs/mlci.sarif"'
@@ -97,7 +100,34 @@ class AzureSyntax:
         events = [t.event for t in self.pipeline.triggers if t.event in self.runs_on_events(job)]
         atoms = [f"eq(variables.{EVENT_VARIABLES[event]}, true)" for event in events]
         either = atoms[0] if len(atoms) == 1 else f"or({', '.join(atoms)})"
-        return f"and({_STATUS[job.condition.when]}, {either})"
+        return f"and({', '.join([_STATUS[job.condition.when], *self._findings(job), either])})"
+
+    @staticmethod
+    def _findings(job: Job) -> list[str]:
+        """FINDINGS: each need's mlci command exited 1, as its verdict step's output variable
+        says (stage to stage: dependencies.<stage>.outputs['<job>.<step>.<variable>']). A stage
+        that broke before the command has no such output, so it starts nothing."""
+        if job.condition.when is not When.FINDINGS:
+            return []
+        return [
+            f"eq(dependencies.{stage_id(need)}.outputs['{stage_id(need)}.{VERDICT_STEP}.{VERDICT_VARIABLE}'], "
+            f"'{FINDINGS_EXIT_CODE}')"
+            for need in job.needs
+        ]
+
+    @property
+    def verdict_step(self) -> str:
+        return VERDICT_STEP
+
+    def verdict_lines(self, step: Step) -> list[str]:
+        """The mlci command, its own exit status set as the step's output variable; the step
+        ends as the command did."""
+        return [
+            "status=0",
+            f"{self.mlci_command(step)} || status=$?",
+            f'echo "##vso[task.setvariable variable={VERDICT_VARIABLE};isOutput=true]$status"',
+            'exit "$status"',
+        ]
 
     def schedules(self) -> list[tuple[str, str]]:
         """(display name, cron) per schedule trigger."""

@@ -11,13 +11,30 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from mlci.pipeline import SPEC, Capabilities, Event, Job, KeptCache, Pipeline, Report, Runner, Step, StepKind, When
+from mlci.pipeline import (
+    FINDINGS_EXIT_CODE,
+    SPEC,
+    Capabilities,
+    Event,
+    Job,
+    KeptCache,
+    Pipeline,
+    Report,
+    Runner,
+    Step,
+    StepKind,
+    When,
+)
 from mlci.pipeline.build import REGISTERED_FILE
 from mlci.render.base import RenderedFile
 from mlci.render.jinja import github_literal, render_template, shell_quote
 
 # GitHub accepts at most six required reviewers per environment.
 MAX_REVIEWERS = 6
+# A job's verdict (the exit status of its verdict step's mlci command): the step's id and the
+# output it writes, which the job hands on as an output of the same name.
+VERDICT_STEP_ID = "verdict"
+VERDICT_OUTPUT = "exit-code"
 
 CAPABILITIES = Capabilities(
     ci="GitHub Actions",
@@ -74,7 +91,12 @@ class GitHubSyntax:
     def condition(self, job: Job) -> str | None:
         """The job's `if:`, or None when its needs already decide (skipped needs skip it)."""
         events = self.runs_on_events(job)
-        status = {When.SUCCESS: "", When.FAILURE: "failure() && ", When.ALWAYS: "always() && "}[job.condition.when]
+        status = {
+            When.SUCCESS: "",
+            When.FAILURE: "failure() && ",
+            When.FINDINGS: "failure() && " + self._findings(job),
+            When.ALWAYS: "always() && ",
+        }[job.condition.when]
         if not status and events == self._inherited(job):
             return None
         ordered = [t.event for t in self.pipeline.triggers if t.event in events]
@@ -83,6 +105,12 @@ class GitHubSyntax:
             return status + atoms[0]
         either = " || ".join(f"({atom})" if "&&" in atom else atom for atom in atoms)
         return f"{status}({either})" if status else either
+
+    @staticmethod
+    def _findings(job: Job) -> str:
+        """Each need's mlci command exited 1: read from the output its verdict step wrote, so a
+        job that broke before the command (no output) or an exit 2 or 3 starts nothing."""
+        return "".join(f"needs.{need}.outputs.{VERDICT_OUTPUT} == '{FINDINGS_EXIT_CODE}' && " for need in job.needs)
 
     def schedules(self) -> list[tuple[Event, str]]:
         """Each distinct cron once (GitHub starts one run per cron)."""
@@ -139,6 +167,26 @@ class GitHubSyntax:
             line += f' {option} "${variable}"'
         line += _REPORT_OPTIONS.get(step.report, "") if step.report else ""
         return github_literal(line)
+
+    def verdict_script(self, step: Step) -> list[str]:
+        """The verdict step's lines: the mlci command's own exit status, written to the step's
+        output for the jobs that act on findings, then the step ends as the command did."""
+        return [
+            "# The command's own exit status, for the jobs that act on its findings (1) alone.",
+            "status=0",
+            f"{self.mlci_command(step)} || status=$?",
+            f'echo "{VERDICT_OUTPUT}=$status" >> "$GITHUB_OUTPUT"',
+            'exit "$status"',
+        ]
+
+    @property
+    def verdict_output(self) -> tuple[str, str]:
+        """(output name, expression) of a job that publishes its verdict."""
+        return VERDICT_OUTPUT, "${{ steps." + VERDICT_STEP_ID + ".outputs." + VERDICT_OUTPUT + " }}"
+
+    @property
+    def verdict_step_id(self) -> str:
+        return VERDICT_STEP_ID
 
     def step_env(self, step: Step, job: Job) -> list[tuple[str, str]]:
         expression = "${{ %s.%s }}"

@@ -10,7 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mlci.pipeline import SPEC, Capabilities, Event, Job, Pipeline, Report, Runner, Step, StepKind, When
+from mlci.pipeline import (
+    FINDINGS_EXIT_CODE,
+    SPEC,
+    Capabilities,
+    Event,
+    Job,
+    Pipeline,
+    Report,
+    Runner,
+    Step,
+    StepKind,
+    When,
+)
 from mlci.render.base import RenderedFile
 from mlci.render.jinja import render_template, shell_quote
 
@@ -50,6 +62,17 @@ _REPORT_OPTIONS = {
 }
 _JUNIT = {Report.POLICY: "mlci-junit.xml", Report.GATE: "mlci-gate-junit.xml", Report.DRIFT: "mlci-drift-junit.xml"}
 _GRAPH_FILE = "mlci-graph.md"
+# Rules cannot see why a job failed: a job whose verdict a later job reads writes its mlci
+# command's exit status to this file (kept whatever happened), which that job reads.
+VERDICT_FILE = "mlci-{job}.exit-code"
+# Starts a new pipeline on the default branch (argv[1]) with the job token: the pipeline
+# trigger API. Python, not curl: the job runs in the project's Python image, which may lack curl.
+_TRIGGER = (
+    "import json, os, sys, urllib.parse, urllib.request; e = os.environ; "
+    'data = urllib.parse.urlencode({"token": e["CI_JOB_TOKEN"], "ref": sys.argv[1]}).encode(); '
+    'url = e["CI_API_V4_URL"] + "/projects/" + e["CI_PROJECT_ID"] + "/trigger/pipeline"; '
+    'print("retraining: started", json.load(urllib.request.urlopen(url, data, timeout=60)).get("web_url"))'
+)
 
 
 @dataclass(frozen=True)
@@ -105,7 +128,8 @@ class GitLabSyntax:
         automatic = condition.automatic_events
         if automatic:
             wait = self.wait_minutes(job)
-            if condition.when is When.FAILURE:
+            if condition.when in (When.FAILURE, When.FINDINGS):
+                # FINDINGS: the job's script reads its needs' verdicts (rules cannot see them).
                 rules.append(Rule(self._either(automatic), "on_failure"))
             elif condition.when is When.ALWAYS:
                 rules.append(Rule(self._either(automatic), "always"))
@@ -160,11 +184,13 @@ class GitLabSyntax:
             needed = self.pipeline.job(need)
             outputs = {artifact.name for artifact in needed.outputs}
             # An image build hands its digest on as a dotenv report, an artifact too.
-            result.append((need, bool(outputs & produced) or needed.runner is Runner.DOCKER))
+            # A verdict file, for a job that acts on the need's findings.
+            verdict = job.condition.when is When.FINDINGS and needed.verdict_step is not None
+            result.append((need, bool(outputs & produced) or needed.runner is Runner.DOCKER or verdict))
         return result
 
     def uses_python(self, job: Job) -> bool:
-        return job.runner is Runner.PYTHON and not job.starts_pipelines
+        return job.runner is Runner.PYTHON
 
     def manual(self, job: Job) -> bool:
         return bool(job.condition.manual_on)
@@ -182,14 +208,57 @@ class GitLabSyntax:
         if wait:
             lines.append(f"echo 'waiting {wait} minutes before deploying (wait_timer_minutes)'")
             lines.append(f"sleep {wait * 60}")
+        if job.verdict_step is not None:
+            # No verdict but this run's: a file left in the checkout must not pass for one.
+            lines.append(f"rm -f {self.verdict_path(job)}")
+        if job.condition.when is When.FINDINGS:
+            lines.extend(self._findings_check(job))
         for step in job.steps:
+            if step.kind is StepKind.RETRAIN:
+                lines.append(f"python -c {shell_quote(_TRIGGER)} {shell_quote(self.pipeline.default_branch)}")
             if step.kind not in (StepKind.INSTALL, StepKind.MLCI):
                 continue
             where = "." if step.from_root or step.kind is StepKind.INSTALL else self.pipeline.project_dir
             if where != here:
                 lines.append("cd " + ('"$CI_PROJECT_DIR"' if where == "." else shell_quote(where)))
                 here = where
-            lines.extend(self._install(step) if step.kind is StepKind.INSTALL else [self._mlci(step)])
+            if step.kind is StepKind.INSTALL:
+                lines.extend(self._install(step))
+            elif step.verdict:
+                lines.extend(self._verdict(job, step))
+            else:
+                lines.append(self._mlci(step))
+        return lines
+
+    def verdict_file(self, job: Job) -> str:
+        """The verdict file, relative to the repository root (where artifacts are collected)."""
+        return VERDICT_FILE.format(job=job.name)
+
+    def verdict_path(self, job: Job) -> str:
+        return f'"$CI_PROJECT_DIR/{self.verdict_file(job)}"'
+
+    def _verdict(self, job: Job, step: Step) -> list[str]:
+        """The mlci command, its own exit status kept in the verdict file; the job ends as it did."""
+        return [
+            "status=0",
+            f"{self._mlci(step)} || status=$?",
+            f'echo "$status" > {self.verdict_path(job)}',
+            'exit "$status"',
+        ]
+
+    def _findings_check(self, job: Job) -> list[str]:
+        """Go on only when each need's mlci command exited 1; else say why, and stop (exit 0:
+        nothing to do, the need's own failure already fails the pipeline)."""
+        lines = []
+        for need in job.needs:
+            needed = self.pipeline.job(need)
+            command = f"mlci {needed.verdict_step.args[0]}" if needed.verdict_step else "its mlci command"
+            lines += [
+                f'verdict="$(cat {self.verdict_path(needed)} 2>/dev/null || echo none)"',
+                f'if [ "$verdict" != {FINDINGS_EXIT_CODE} ]; then '
+                f'echo "{need}: {command} exited $verdict, not {FINDINGS_EXIT_CODE} (findings): nothing to act on '
+                f'(2: invalid input, 3: could not decide, none: it did not run)"; exit 0; fi',
+            ]
         return lines
 
     def _install(self, step: Step) -> list[str]:
@@ -218,6 +287,8 @@ class GitLabSyntax:
         the Markdown a merge request shows (exposed artifacts)."""
         reports = {step.report for step in job.steps if step.report is not None}
         paths = [self.artifact_path(artifact.path, artifact.folder) for artifact in job.outputs]
+        if job.verdict_step is not None:
+            paths.append(self.verdict_file(job))
         expose_as = None
         if Report.GRAPH in reports:
             paths.append(_GRAPH_FILE)
@@ -234,7 +305,7 @@ class GitLabSyntax:
         if not paths and not files:
             return None
         return {
-            "always": bool(reports) or any(artifact.always for artifact in job.outputs),
+            "always": bool(reports) or job.verdict_step is not None or any(artifact.always for artifact in job.outputs),
             "expose_as": expose_as,
             "paths": paths,
             "reports": files,

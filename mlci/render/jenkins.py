@@ -11,10 +11,24 @@ it in the Jenkinsfile, so it declares no gap.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from mlci.pipeline import SPEC, Artifact, Capabilities, Event, Job, Pipeline, Promotion, Report, Step, When
+from mlci.pipeline import (
+    FINDINGS_EXIT_CODE,
+    SPEC,
+    Artifact,
+    Capabilities,
+    Event,
+    Job,
+    Pipeline,
+    Promotion,
+    Report,
+    Step,
+    StepKind,
+    When,
+)
 from mlci.pipeline.build import REGISTERED_FILE
 from mlci.render.base import RenderedFile
 from mlci.render.jinja import groovy_string, render_template, shell_quote
@@ -60,20 +74,31 @@ def expression_block(condition: str, indent: int, nested: int = 0) -> str:
     if indent + len(condition) + len("expression {  }") <= width:
         return f"expression {{ {condition} }}"
     pad = " " * indent
+    # Break after a list's commas and before each `&&`, packing as much as fits on a line.
+    units = re.split(r"(?<=,) | (?=&& )", condition)
     lines = [""]
-    for word in condition.split(", "):
-        if lines[-1] and indent + 8 + len(lines[-1]) + len(word) + 2 > width:
-            lines[-1] += ","
+    for unit in units:
+        if lines[-1] and indent + 8 + len(lines[-1]) + len(unit) + 1 > width:
             lines.append("")
-        lines[-1] += (", " if lines[-1] and not lines[-1].endswith(",") else " " if lines[-1] else "") + word
+        lines[-1] += (" " if lines[-1] else "") + unit
     body = "\n".join(f"{pad}{'    ' if index == 0 else '        '}{line}" for index, line in enumerate(lines))
     return f"expression {{\n{body}\n{pad}}}"
+
+
+def verdict_variable(job_name: str) -> str:
+    """The environment variable a stage keeps its verdict step's mlci exit status in."""
+    return "MLCI_" + job_name.upper().replace("-", "_") + "_EXIT_CODE"
 
 
 def _job_when(job: Job) -> str:
     expression = events_expression(job.condition.events)
     if job.condition.when is When.FAILURE:
         return f"{expression} && currentBuild.currentResult == 'FAILURE'"
+    if job.condition.when is When.FINDINGS:
+        # The mlci command's own status, kept apart from the stage's: unset when the stage broke
+        # before it (an install), '2' or '3' when it could not decide; only '1' starts this stage.
+        findings = "".join(f" && env.{verdict_variable(need)} == '{FINDINGS_EXIT_CODE}'" for need in job.needs)
+        return f"{expression} && currentBuild.currentResult == 'FAILURE'{findings}"
     return expression
 
 
@@ -131,6 +156,37 @@ def mlci_command(step: Step, indent: int) -> list[str]:
     return lines
 
 
+@dataclass(frozen=True)
+class ShellBlock:
+    """One `sh` step of a stage: its lines; for a verdict step, the variable its status goes to."""
+
+    lines: list[str]
+    variable: str | None = None
+    command: str = ""  # `mlci <command>`, for the message when it fails
+
+
+def shell_blocks(job: Job, setup: list[str], indent: int) -> list[ShellBlock]:
+    """The stage's install and mlci steps as `sh` steps: one, or, around a verdict step, its
+    command alone in a `sh` of its own whose status is returned (an install that fails fails
+    the stage without setting a verdict). `setup`: the lines that make and enter the venv."""
+    blocks: list[ShellBlock] = []
+    lines = list(setup)
+    for step in job.steps:
+        if step.kind is StepKind.INSTALL:
+            lines += install_commands(step)
+        elif step.kind is StepKind.MLCI and step.verdict:
+            blocks.append(ShellBlock(lines))
+            activate = setup[1:]  # a new shell: enter the venv again
+            command = mlci_command(step, indent + 4)
+            blocks.append(ShellBlock([*activate, *command], verdict_variable(job.name), f"mlci {step.args[0]}"))
+            lines = list(activate)
+        elif step.kind is StepKind.MLCI:
+            lines += mlci_command(step, indent)
+    if len(lines) > len(setup[1:]) or not blocks:
+        blocks.append(ShellBlock(lines))
+    return blocks
+
+
 def sh_lines(lines: list[str], indent: int) -> str:
     """Shell lines inside a ''' string: backslashes, quotes and line breaks escaped for Groovy."""
     return ("\n" + " " * indent).join(groovy_string(line)[1:-1] for line in lines)
@@ -186,6 +242,7 @@ class JenkinsRenderer:
             "training_schedule": pipeline.trigger(Event.TRAINING_SCHEDULE) is not None,
             "expression": expression_block,
             "install_commands": install_commands,
+            "shell_blocks": shell_blocks,
             "reports": reports,
             "stash_includes": stash_includes,
         }

@@ -1,5 +1,6 @@
-"""The evaluation gate: metrics against the spec's thresholds and against the
-production model; a blessing file for deployments when every gate passes."""
+"""The evaluation gate: metrics against the spec's thresholds and against a baseline (the
+registry's champion, a --baseline file, or none); a blessing file for deployments when every
+gate passes. Every report names the baseline it compared with, as `Baseline` words it."""
 
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ def _number(metrics: dict[str, Any], name: str) -> float | None:
 
 
 def regression_metrics(gates: Sequence[Gate]) -> list[str]:
-    """The metrics some gate compares with production (an allowed change is set)."""
+    """The metrics some gate compares with the baseline (an allowed change is set)."""
     return [g.metric for g in gates if g.max_regression is not None or g.max_regression_relative is not None]
 
 
@@ -91,7 +92,7 @@ def evaluate_gates(
     gates: Sequence[Gate],
     metrics: dict[str, Any],
     baseline: dict[str, Any] | None = None,
-    baseline_name: str = "production",
+    baseline_name: str = "the baseline",
 ) -> list[GateResult]:
     results = []
     for index, gate in enumerate(gates):
@@ -155,8 +156,8 @@ def gate_findings(spec: Spec, results: list[GateResult]) -> list[Finding]:
     return findings
 
 
-def _rows(results: list[GateResult]) -> list[tuple[str, ...]]:
-    rows: list[tuple[str, ...]] = [("metric", "value", "threshold", "production", "margin", "result")]
+def _rows(results: list[GateResult], column: str) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = [("metric", "value", "threshold", column, "margin", "result")]
     for r in results:
         rows.append(
             (
@@ -171,12 +172,14 @@ def _rows(results: list[GateResult]) -> list[tuple[str, ...]]:
     return rows
 
 
-def format_table(results: list[GateResult], basis: str = "") -> str:
-    return (f"{basis}\n" if basis else "") + text_table(_rows(results)) + "\n"
+def format_table(results: list[GateResult], basis: str, column: str) -> str:
+    """`basis`: the sentence saying what the gates compared with; `column`: the heading of the
+    baseline's column (Baseline.column), e.g. "champion v3", "--baseline file", "no baseline"."""
+    return f"{basis}\n" + text_table(_rows(results, column)) + "\n"
 
 
-def format_markdown(results: list[GateResult], basis: str = "") -> str:
-    return "### Evaluation gates\n\n" + (f"{basis}\n\n" if basis else "") + markdown_table(_rows(results)) + "\n"
+def format_markdown(results: list[GateResult], basis: str, column: str) -> str:
+    return f"### Evaluation gates\n\n{basis}\n\n" + markdown_table(_rows(results, column)) + "\n"
 
 
 def blessing(

@@ -14,6 +14,8 @@ from ruamel.yaml import YAML
 
 _CONDITION = re.compile(r"^and\((succeeded|failed|always)\(\), (.*)\)$")
 _EVENT_ATOM = re.compile(r"eq\(variables\.(\w+), true\)")
+# A need's output variable compared with a value: eq(dependencies.<stage>.outputs['<job>.<step>.<var>'], '<value>').
+_OUTPUT_ATOM = re.compile(r"eq\(dependencies\.(\w+)\.outputs\['(\w+)\.(\w+)\.(\w+)'\], '([^']*)'\)")
 _MLCI_COMMAND = re.compile(r"^\s*(mlci \w+.*?)\s*$", re.M)
 
 
@@ -31,6 +33,10 @@ class Stage:
     downloaded: list[str] = field(default_factory=list)
     secure_files: list[str] = field(default_factory=list)
     queues_runs: bool = False  # calls the Pipelines runs API (a new run)
+    # (stage, job, step, variable, value): the condition asks a need's output variable for a value.
+    output_checks: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    # (job, step name) -> the script of each named script step.
+    named_scripts: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass
@@ -65,6 +71,7 @@ def _stage(raw: dict[str, Any]) -> Stage:
         [depends] if isinstance(depends, str) else list(depends),
         found[1],
         frozenset(_EVENT_ATOM.findall(found[2])),
+        output_checks=_OUTPUT_ATOM.findall(found[2]),
     )
     for job in raw["jobs"]:
         stage.timeouts.append(int(job["timeoutInMinutes"]))
@@ -80,6 +87,8 @@ def _stage(raw: dict[str, Any]) -> Stage:
             elif "download" in step:
                 stage.downloaded.append(step["artifact"])
             elif "script" in step:
+                if "name" in step:
+                    stage.named_scripts[(job.get("job") or job.get("deployment"), step["name"])] = step["script"]
                 script = re.sub(r"\\\n\s*", "", step["script"])
                 stage.commands += _MLCI_COMMAND.findall(script)
                 stage.queues_runs |= "/_apis/pipelines/$(System.DefinitionId)/runs" in script

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlci.pipeline import Capabilities, Event, Pipeline
+from mlci.pipeline import Capabilities, Event, Pipeline, When
 from mlci.render.argo import cluster_jobs
 from tests.conformance.argo import load, parse
 from tests.conformance.graph import JobGraph, JobView
+from tests.conformance.outcomes import AFTER
 
 TARGET = "argo"
 # A workflow deploys nothing, so no approval applies; no task waits for a person.
@@ -40,7 +41,12 @@ def read(folder: Path, pipeline: Pipeline) -> JobGraph:
     workflow = parse(load(*((argo / name).read_text() for name in names if (argo / name).is_file())))
     events = frozenset({Event.MANUAL, *([Event.TRAINING_SCHEDULE] if workflow.schedule else [])})
     jobs = {
-        task.name: JobView(needs=frozenset(task.needs), events=events, on_failure=task.when == "failure")
+        task.name: JobView(
+            needs=frozenset(task.needs),
+            events=events,
+            # A task's `depends` sees whether a task succeeded or failed, never an exit status.
+            after=AFTER[When(task.when)] if task.needs else frozenset(),
+        )
         for task in workflow.tasks
     }
     crons = frozenset([workflow.schedule] if workflow.schedule else [])

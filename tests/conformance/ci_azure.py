@@ -13,6 +13,7 @@ from mlci.pipeline import Event, Pipeline
 from mlci.render.azure import CAPABILITIES
 from tests.conformance import azure
 from tests.conformance.graph import EnvironmentView, JobGraph, JobView
+from tests.conformance.outcomes import FAILED, OUTCOMES, Sandbox
 
 TARGET = "azure"
 capabilities = CAPABILITIES
@@ -33,6 +34,33 @@ def _event_of(expression: str, pipeline: Pipeline) -> Event:
     if len(found) != 1:
         raise AssertionError(f"{expression!r} tells {found}, not one event")
     return found[0]
+
+
+_STATUS = {"succeeded": frozenset({"passed"}), "failed": FAILED, "always": frozenset(OUTCOMES)}
+_MACRO = re.compile(r"\$\((\w+(?:\.\w+)+)\)")
+
+
+def _output(script: str, variable: str, outcome: str) -> str | None:
+    """The output variable a step sets (##vso[task.setvariable ...;isOutput=true]) when its mlci
+    command ends as `outcome` says; None when the job broke before the step."""
+    if outcome == "broken":
+        return None
+    with Sandbox() as sandbox:
+        # Azure expands its $(Macro) syntax before the shell sees the script.
+        run = sandbox.run(_MACRO.sub(str(sandbox.root), script), outcome)
+    marker = f"##vso[task.setvariable variable={variable};isOutput=true]"
+    values = [line.split("]", 1)[1] for line in run.output.splitlines() if line.startswith(marker)]
+    return values[-1] if values else None
+
+
+def _after(stage: azure.Stage, parsed: azure.AzurePipeline) -> frozenset[str]:
+    """The outcomes of its dependencies after which the stage's condition holds: the status
+    function, and each output variable it asks of a dependency."""
+    after = set(_STATUS[stage.outcome])
+    for need, job, step, variable, value in stage.output_checks:
+        script = parsed.stage(need).named_scripts[(job, step)]
+        after = {outcome for outcome in after if _output(script, variable, outcome) == value}
+    return frozenset(after)
 
 
 def read(folder: Path, pipeline: Pipeline) -> JobGraph:
@@ -62,7 +90,7 @@ def read(folder: Path, pipeline: Pipeline) -> JobGraph:
             needs=frozenset(names.get(need, need) for need in stage.depends_on),
             events=events,
             held=events if environment in held_environments else frozenset(),
-            on_failure=stage.outcome == "failed",
+            after=_after(stage, parsed) if stage.depends_on else frozenset(),
             environment=environment,
         )
     return JobGraph(

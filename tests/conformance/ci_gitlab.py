@@ -5,6 +5,7 @@ project's protected environments, outside the file; a manual job on an environme
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from mlci.pipeline import Event, Pipeline
 from mlci.render.gitlab import CAPABILITIES
 from tests.conformance import expressions
 from tests.conformance.graph import EnvironmentView, JobGraph, JobView
+from tests.conformance.outcomes import FAILED, OUTCOMES, Sandbox
 
 TARGET = "gitlab"
 capabilities = CAPABILITIES
@@ -56,6 +58,16 @@ def _minutes(text: str) -> int:
     return int(number) * {"minute": 1, "minutes": 1, "hour": 60, "hours": 60, "day": 1440, "days": 1440}[unit]
 
 
+# The outcomes of its needs after which a job's rule lets it run: `when:` on_success (None),
+# on_failure or always.
+_AFTER_RULE = {None: frozenset({"passed"}), "on_failure": FAILED, "always": frozenset(OUTCOMES)}
+
+
+def _script(job: dict[str, Any]) -> list[str]:
+    script = job.get("script", [])
+    return [script] if isinstance(script, str) else [str(line) for line in script]
+
+
 def read(folder: Path, pipeline: Pipeline) -> JobGraph:
     document = YAML(typ="safe").load((folder / ".gitlab-ci.yml").read_text())
     jobs = {name: job for name, job in document.items() if name not in _KEYWORDS and not name.startswith(".")}
@@ -86,6 +98,19 @@ def read(folder: Path, pipeline: Pipeline) -> JobGraph:
             decided[key] = chosen
         return decided[key]
 
+    def acts_after(name: str, outcome: str) -> bool:
+        """Rules cannot see why a need failed, a script can: run the needs' scripts as the
+        outcome says, then this job's (in one folder: the artifacts handed on), to its end?"""
+        with Sandbox() as sandbox:
+            env = {"CI_PROJECT_DIR": str(sandbox.root)}
+            for line in (line for job in (name, *needs(name)) for line in _script(jobs[job])):
+                # The project's folder (a monorepo's), as in the checkout.
+                if line.startswith("cd ") and not line.split()[1].startswith('"$'):
+                    (sandbox.root / shlex.split(line)[1]).mkdir(parents=True, exist_ok=True)
+            for need in needs(name):
+                sandbox.run("\n".join(_script(jobs[need])), outcome, env)
+            return sandbox.run("\n".join(_script(jobs[name])), "passed", env).reached_end
+
     views: dict[str, JobView] = {}
     waits: dict[str, int] = {}
     for name, job in jobs.items():
@@ -93,11 +118,17 @@ def read(folder: Path, pipeline: Pipeline) -> JobGraph:
         events = frozenset(event for event, decision in chosen.items() if decision is not None)
         environment = job.get("environment")
         environment = environment.get("name") if isinstance(environment, dict) else environment
+        whens = {chosen[e].get("when") for e in events}  # type: ignore[union-attr]
+        after: frozenset[str] = frozenset()
+        if needs(name) and events:
+            after = _AFTER_RULE["always" if "always" in whens else "on_failure" if "on_failure" in whens else None]
+            if "on_failure" in whens:
+                after = frozenset(outcome for outcome in after if acts_after(name, outcome))
         views[name] = JobView(
             needs=frozenset(needs(name)),
             events=events,
             held=frozenset(e for e in events if chosen[e].get("when") == "manual"),  # type: ignore[union-attr]
-            on_failure=any(chosen[e].get("when") == "on_failure" for e in events),  # type: ignore[union-attr]
+            after=after,
             environment=environment,
         )
         if environment:

@@ -14,6 +14,7 @@ from mlci.pipeline import Event, Pipeline
 from mlci.render.jenkins import CAPABILITIES
 from tests.conformance import jenkins
 from tests.conformance.graph import EnvironmentView, JobGraph, JobView
+from tests.conformance.outcomes import EXIT_CODES, FAILED
 
 TARGET = "jenkins"
 capabilities = CAPABILITIES
@@ -27,6 +28,20 @@ def _triggers(text: str, read: jenkins.JenkinsPipeline) -> frozenset[Event]:
     timers = {"train": Event.TRAINING_SCHEDULE, "drift": Event.DRIFT_SCHEDULE}
     scheduled = {timers[s.parameters.get("MLCI_SCHEDULE", "train")] for s in read.schedules}
     return frozenset(event for event in named if event not in timers.values() or event in scheduled)
+
+
+def _after(stage: jenkins.Stage, earlier: list[jenkins.Stage]) -> frozenset[str]:
+    """The outcomes of the earlier stages after which the stage's `when` holds: the build's
+    result, and each variable it asks for, which an earlier stage set to the exit status of a
+    `sh(returnStatus: true)` running an mlci command (and failed on when not '0')."""
+    after = set(FAILED if stage.on_failure else {"passed"})
+    for variable, value in stage.variable_checks:
+        setters = [s.status_variables[variable] for s in earlier if variable in s.status_variables]
+        runs_mlci = bool(setters) and bool(jenkins.mlci_commands(setters[-1]))
+        # A stage that broke before that `sh` (its install) never set the variable.
+        kept = {outcome: str(code) for outcome, code in EXIT_CODES.items()} if runs_mlci else {}
+        after = {outcome for outcome in after if kept.get(outcome) == value}
+    return frozenset(after)
 
 
 def read(folder: Path, pipeline: Pipeline) -> JobGraph:
@@ -71,7 +86,7 @@ def read(folder: Path, pipeline: Pipeline) -> JobGraph:
             ),
             events=events,
             held=held,
-            on_failure=stage.on_failure,
+            after=_after(stage, parsed.stages[: order.index(stage.name)]) if model_needs else frozenset(),
             environment=environment,
         )
     return JobGraph(

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from mlci.pipeline import Capabilities, Event, Pipeline, When
+from mlci.pipeline import Capabilities, Event, Pipeline
+from tests.conformance.outcomes import AFTER
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,9 @@ class JobView:
     needs: frozenset[str]
     events: frozenset[Event]  # the events on which the job runs (perhaps once a person acts)
     held: frozenset[Event] = frozenset()  # of those, the events on which a person must act first
-    on_failure: bool = False  # runs when a need failed (retraining after drift)
+    # The outcomes of its needs after which it runs (tests/conformance/outcomes.py); empty when
+    # it needs nothing.
+    after: frozenset[str] = frozenset()
     environment: str | None = None
 
 
@@ -55,7 +58,7 @@ def expected(pipeline: Pipeline, caps: Capabilities) -> JobGraph:
             needs=frozenset(job.needs),
             events=events,
             held=held,
-            on_failure=condition.when is When.FAILURE,
+            after=AFTER[condition.when] if job.needs else frozenset(),
             environment=job.environment,
         )
     environments = {}
@@ -92,7 +95,13 @@ def within(graph: JobGraph, pipeline: Pipeline, jobs: Iterable[str], events: fro
     kept = set(jobs)
     return JobGraph(
         jobs={
-            name: replace(view, needs=view.needs & kept, events=view.events & events, held=view.held & events)
+            name: replace(
+                view,
+                needs=view.needs & kept,
+                events=view.events & events,
+                held=view.held & events,
+                after=view.after if view.needs & kept else frozenset(),
+            )
             for name, view in graph.jobs.items()
             if name in kept
         },
@@ -107,7 +116,7 @@ def differences(want: JobGraph, got: JobGraph) -> list[str]:
         problems.append(f"jobs: model {sorted(want.jobs)}, CI {sorted(got.jobs)}")
     for name in sorted(set(want.jobs) & set(got.jobs)):
         mine, theirs = want.jobs[name], got.jobs[name]
-        for attribute in ("needs", "events", "held", "on_failure", "environment"):
+        for attribute in ("needs", "events", "held", "after", "environment"):
             a, b = getattr(mine, attribute), getattr(theirs, attribute)
             if a != b:
                 problems.append(f"{name}.{attribute}: model {_show(a)}, CI {_show(b)}")

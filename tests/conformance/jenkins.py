@@ -41,6 +41,9 @@ class Stage:
     approval: Approval | None = None
     sleep_minutes: float = 0
     builds: list[str] = field(default_factory=list)  # jobs the stage starts (`build job: ...`)
+    # env variable -> the script of the `sh(returnStatus: true, ...)` whose status it keeps,
+    # for the variables the stage fails on (an `if (env.X != '0') { error(...) }`).
+    status_variables: dict[str, str] = field(default_factory=dict)
 
     @property
     def events(self) -> frozenset[str]:
@@ -58,6 +61,16 @@ class Stage:
             for atom in _atoms(self.condition)
             if atom[0] == "expression"
         )
+
+    @property
+    def variable_checks(self) -> list[tuple[str, str]]:
+        """(variable, value) for each `env.<variable> == '<value>'` its `when` asks."""
+        return [
+            (name, value)
+            for atom in _atoms(self.condition)
+            if atom[0] == "expression"
+            for name, value in re.findall(r"env\.(\w+) == '([^']*)'", atom[1])
+        ]
 
     @property
     def changesets(self) -> list[str]:
@@ -168,6 +181,23 @@ def _approval(steps: Block) -> Approval | None:
     return Approval(required, submitters, barred, bars_starter)
 
 
+def mlci_commands(script: str) -> list[str]:
+    """The mlci commands a shell script runs (continued lines joined)."""
+    return _MLCI_COMMAND.findall(re.sub(r"\\\n\s*", "", script))
+
+
+def _fails_on(steps: Block, variable: str) -> bool:
+    """The steps fail the stage when the variable is not '0': `if (env.X != '0') { error(...) }`."""
+    return any(
+        isinstance(item, Block)
+        and item.name == "if"
+        and re.fullmatch(rf"if \(env\.{variable} != \x00(\d+)\x00\)", item.header.text.strip()) is not None
+        and item.header.values() == ["0"]
+        and any(statement.text.startswith("error(") for statement in item.statements())
+        for item in steps.walk()
+    )
+
+
 def _stage(block: Block, inherited: Condition) -> list[Stage]:
     (name,) = block.header.values()
     when = block.block("when")
@@ -187,6 +217,9 @@ def _stage(block: Block, inherited: Condition) -> list[Stage]:
         if item.text.startswith(("sh ", "sh(")) or "sh(returnStatus" in item.text:
             for script in item.values():
                 stage.commands += _MLCI_COMMAND.findall(re.sub(r"\\\n\s*", "", script))
+            kept = re.match(r"env\.(\w+) = sh\(returnStatus: true, script: \x00(\d+)\x00\)", item.text)
+            if kept and _fails_on(steps, kept[1]):
+                stage.status_variables[kept[1]] = item.strings[int(kept[2])]
         elif item.text.startswith("stash "):
             stage.stashes.append(item.values()[0])
         elif item.text.startswith("unstash "):

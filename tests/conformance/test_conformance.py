@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import importlib
 import io
+import re
 import shutil
 from pathlib import Path
 from types import ModuleType
@@ -103,3 +104,43 @@ def test_a_changed_lifecycle_is_caught(parser: ModuleType, tmp_path: Path) -> No
     assert any(named in problem for problem in problems), problems
     if not hasattr(parser, "scope"):
         assert Event.PULL_REQUEST in got.triggers
+
+
+# Rendered files edited back to acting on any failure of the drift check (what mlci printed
+# before When.FINDINGS), or to publishing a verdict that is not the command's own status.
+_ANY_FAILURE = {
+    "github": [
+        (r"needs\.monitor-drift\.outputs\.exit-code == '1' && ", ""),
+        (r'echo "exit-code=\$status"', 'echo "exit-code=$(( status > 0 ))"'),
+    ],
+    "gitlab": [
+        (r'\n *- "if \[ \\"\$verdict\\" != 1 \][^\n]*', ""),
+        (r'- "echo \\"\$status\\" > ', '- "echo 1 > '),
+    ],
+    "jenkins": [(r"\s*&& env\.MLCI_MONITOR_DRIFT_EXIT_CODE == '1'", "")],
+    "azure": [(r"eq\(dependencies\.monitor_drift\.outputs\['monitor_drift\.verdict\.exitCode'\], '1'\), ", "")],
+}
+_FILES = {
+    "github": ".github/workflows/mlci-iris-classifier.yml",
+    "gitlab": ".gitlab-ci.yml",
+    "jenkins": "Jenkinsfile",
+    "azure": "azure-pipelines.yml",
+}
+
+
+@pytest.mark.parametrize("parser", [p for p in PARSERS if p.TARGET in _ANY_FAILURE], ids=lambda p: p.TARGET)
+def test_retraining_follows_only_findings_of_the_drift_check(parser: ModuleType, tmp_path: Path) -> None:
+    """Retraining starts when `mlci drift` exited 1, never on 2 or 3 (it could not decide) nor
+    when the job broke before it; a rendered file that acts on any failure is caught."""
+    folder = render_variant("iris-classifier", "as-is", parser.TARGET, tmp_path)
+    pipeline = build_pipeline(load_spec(folder / "mlproject.yaml"))
+    assert parser.read(folder, pipeline).jobs["retrain-on-drift"].after == {"findings"}
+    rendered = folder / _FILES[parser.TARGET]
+    original = rendered.read_text()
+    for pattern, replacement in _ANY_FAILURE[parser.TARGET]:
+        edited, count = re.subn(pattern, replacement, original)
+        assert count, pattern
+        rendered.write_text(edited)
+        problems = differences(expected_of(parser, pipeline), parser.read(folder, pipeline))
+        assert any(problem.startswith("retrain-on-drift.after: model {findings}") for problem in problems), problems
+    rendered.write_text(original)

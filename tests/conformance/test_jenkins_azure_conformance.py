@@ -54,7 +54,13 @@ def test_jenkinsfile_expresses_the_lifecycle(name: str, spec: Spec) -> None:
     for job in pipeline.jobs:
         stage = stages[job.name]
         assert stage.events == _values(job.condition.events), job.name
-        assert stage.on_failure == (job.condition.when is When.FAILURE), job.name
+        assert stage.on_failure == (job.condition.when in (When.FAILURE, When.FINDINGS)), job.name
+        # Findings: the stage also asks the verdict each need kept (its mlci command's exit status).
+        findings = job.condition.when is When.FINDINGS
+        assert bool(stage.variable_checks) == findings, job.name
+        assert all(value == "1" for _, value in stage.variable_checks), job.name
+        kept = {variable for need in job.needs for variable in stages[need].status_variables}
+        assert {variable for variable, _ in stage.variable_checks} <= kept, job.name
         # Jenkins runs stages in order: every need runs before.
         assert all(order.index(need) < order.index(job.name) for need in job.needs), job.name
         assert stage.timeout_minutes == job.timeout_minutes, job.name
@@ -181,10 +187,14 @@ def test_azure_pipeline_expresses_the_lifecycle(name: str, spec: Spec) -> None:
     }
     assert set(events_by_variable.values()) == {trigger.event for trigger in pipeline.triggers}
     assert [stage.name for stage in read.stages] == [job.name.replace("-", "_") for job in pipeline.jobs]
-    outcome = {When.SUCCESS: "succeeded", When.FAILURE: "failed", When.ALWAYS: "always"}
+    outcome = {When.SUCCESS: "succeeded", When.FAILURE: "failed", When.FINDINGS: "failed", When.ALWAYS: "always"}
     for job, stage in zip(pipeline.jobs, read.stages, strict=True):
         assert stage.depends_on == [need.replace("-", "_") for need in job.needs], job.name
         assert stage.outcome == outcome[job.condition.when], job.name
+        # Findings: each need's verdict output, which its verdict step sets, must be '1'.
+        asked = {(need, value) for need, _, _, _, value in stage.output_checks}
+        findings = job.condition.when is When.FINDINGS
+        assert asked == ({(need.replace("-", "_"), "1") for need in job.needs} if findings else set()), job.name
         events = {events_by_variable[variable] for variable in stage.event_variables}
         condition = job.condition
         held = job.environment is not None and pipeline.promotion(job.environment).approval.required > 0

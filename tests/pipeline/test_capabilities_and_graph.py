@@ -69,6 +69,8 @@ def test_graph_draws_mermaid_dot_and_markdown() -> None:
     assert mermaid.exit_code == 0
     assert mermaid.stdout.startswith("flowchart LR\n")
     assert "j_gate --> j_register" in mermaid.stdout
+    # Retraining follows the drift check's findings (exit 1), not any failure of it.
+    assert "j_monitor_drift -. on findings .-> j_retrain_on_drift" in mermaid.stdout
     assert 'a_j_deploy_production{{"2 approval(s) from carol, dave"}}' in mermaid.stdout
     dot = run_cli("graph", folder, "--format", "dot")
     assert dot.stdout.startswith('digraph "mlci iris-classifier" {') and '"register" -> "build-image";' in dot.stdout
@@ -89,3 +91,20 @@ def test_graph_labels_cannot_break_out_of_their_quotes() -> None:
         '"}}', ""
     ).replace('(["', "").replace('"])', "")
     assert dot(pipeline).count("{") == dot(pipeline).count("}")
+
+
+def test_mermaid_and_dot_draw_the_same_nodes_and_edges() -> None:
+    """One walk of the lifecycle (graph.elements) feeds both formats."""
+    from mlci.pipeline.graph import dot, elements, mermaid
+
+    for spec in (example_spec(), variant(specs.several_environments)):
+        pipeline = build_pipeline(spec)
+        nodes, edges = elements(pipeline)
+        drawn = mermaid(pipeline).splitlines()[1:]
+        assert len([line for line in drawn if "->" in line]) == len(edges)
+        assert len([line for line in drawn if "->" not in line]) == len(nodes)
+        lines = dot(pipeline).splitlines()[2:-1]
+        assert len([line for line in lines if " -> " in line]) == len(edges)
+        assert len([line for line in lines if " -> " not in line]) == len(nodes)
+        labelled = [edge for edge in edges if edge.label]
+        assert [edge.target for edge in labelled] == ["job:retrain-on-drift"] * len(labelled)

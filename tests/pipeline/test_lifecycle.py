@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from mlci.pipeline import DELIVERY_EVENTS, SPEC, Event, Placement, StepKind, When, build_pipeline
@@ -152,8 +154,26 @@ def test_the_drift_schedule_runs_only_the_drift_check_and_retraining() -> None:
     pipeline = build_pipeline(example_spec())
     assert [job.name for job in pipeline.jobs_on(Event.DRIFT_SCHEDULE)] == ["monitor-drift", "retrain-on-drift"]
     retrain = pipeline.job("retrain-on-drift")
-    assert retrain.condition.when is When.FAILURE and retrain.starts_pipelines
-    assert "retrain-on-drift" not in build_pipeline(variant(specs.drift_without_retraining)).job_names
+    assert retrain.starts_pipelines
+    # Only on what `mlci drift` decided (exit 1): never on 2 or 3, nor on a broken job.
+    assert retrain.condition.when is When.FINDINGS
+    verdict = pipeline.job("monitor-drift").verdict_step
+    assert verdict is not None and verdict.args[0] == "drift"
+    without = build_pipeline(variant(specs.drift_without_retraining))
+    assert "retrain-on-drift" not in without.job_names
+    # Nothing reads its verdict there, so nothing publishes it.
+    assert without.job("monitor-drift").verdict_step is None
+
+
+def test_a_job_on_findings_needs_jobs_that_publish_a_verdict() -> None:
+    pipeline = build_pipeline(example_spec())
+    silent = replace(
+        pipeline.job("monitor-drift"),
+        steps=tuple(replace(s, verdict=False) for s in pipeline.job("monitor-drift").steps),
+    )
+    jobs = tuple(silent if job.name == "monitor-drift" else job for job in pipeline.jobs)
+    with pytest.raises(ValueError, match="retrain-on-drift: runs on findings of needs that publish no verdict"):
+        replace(pipeline, jobs=jobs)
 
 
 def test_remote_drift_data_installs_the_remote_extra() -> None:
