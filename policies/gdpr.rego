@@ -267,6 +267,30 @@ special_category_condition_required contains violation if {
 	}
 }
 
+# A condition that is named but is none of Art. 9(2)'s (an Art. 6 basis such as
+# consent, or a free text) allows nothing.
+special_category_condition_required contains violation if {
+	some i, ds in input.datasets
+	count([c | some c in list_of(ds, "special_categories"); not vulnerable_category(c)]) > 0
+	condition := ds.special_category_condition
+	filled_declaration(condition)
+	not lower(trim_space(condition)) in art9_conditions
+	violation := {
+		"msg": concat("", [
+			"Dataset '", label(ds, i), "' names '", condition, "' as its special_category_condition, ",
+			"which is not a GDPR Art. 9(2) condition (", concat(", ", sort(art9_conditions)), ")",
+		]),
+		"path": ["datasets", i, "special_category_condition"],
+	}
+}
+
+# The conditions of GDPR Art. 9(2)(a)-(j), as the schema names them.
+art9_conditions := {
+	"explicit_consent", "employment_social_security", "vital_interests", "not_for_profit_body",
+	"made_public_by_data_subject", "legal_claims", "substantial_public_interest",
+	"health_or_social_care", "public_health", "archiving_research_statistics",
+}
+
 # METADATA
 # title: Fields that look like special categories are declared as such
 # description: >-
@@ -274,8 +298,9 @@ special_category_condition_required contains violation if {
 #   of data (health, diagnosis, medication, disability, pregnancy, biometric,
 #   fingerprint, face embedding, genetic, DNA, race, ethnicity, religion, political
 #   opinion, trade union, sexual orientation, criminal record...) makes its dataset
-#   one with special categories: the dataset must list them in special_categories,
-#   so that the Art. 9 and DPIA obligations apply.
+#   one with special categories: the dataset must list each such category in
+#   special_categories (declaring one category does not cover another), so that the
+#   Art. 9 and DPIA obligations apply.
 # custom:
 #   id: MLCI-GDPR-011
 #   severity: high
@@ -285,15 +310,15 @@ special_category_condition_required contains violation if {
 #   remediation: Add the special category this field holds to the dataset's special_categories (and its Art. 9(2) condition), or drop the field.
 special_category_fields_declared contains violation if {
 	some i, ds in input.datasets
-	count([c | some c in list_of(ds, "special_categories"); not vulnerable_category(c)]) == 0
 	some key in ["pii_fields", "sensitive_attributes"]
 	some k, field in list_of(ds, key)
 	is_string(field)
 	category := special_category_of(field)
+	not category_declared(ds, category)
 	violation := {
 		"msg": concat("", [
 			"Dataset '", label(ds, i), "' lists ", key, " '", field, "', which looks like ", category,
-			" data (a special category), but declares no special_categories",
+			" data (a special category), but its special_categories do not declare it",
 		]),
 		"path": ["datasets", i, key, k],
 	}
@@ -641,6 +666,14 @@ special_category_of(field) := category if {
 	]
 	count(categories) > 0
 	category := categories[0]
+}
+
+# A declared entry covers a category when it names it, in the schema's words
+# (racial_or_ethnic_origin) or in any spelling the field patterns know (ethnicity).
+category_declared(ds, category) if {
+	some declared in list_of(ds, "special_categories")
+	is_string(declared)
+	special_category_of(declared) == category
 }
 
 # [pattern, category, exception]: device and key fingerprints are not biometric.

@@ -390,6 +390,19 @@ test_special_category_placeholder_condition_fails if {
 	paths(violations) == {["datasets", 0, "special_categories"]}
 }
 
+test_art6_basis_as_art9_condition_fails if {
+	ds := patched(personal_ds, {"special_categories": ["genetic", "health"], "special_category_condition": "consent"})
+	violations := gdpr.special_category_condition_required with input.datasets as [plain_ds, ds]
+	paths(violations) == {["datasets", 1, "special_category_condition"]}
+}
+
+test_every_art9_condition_passes if {
+	every condition in gdpr.art9_conditions {
+		ds := patched(personal_ds, {"special_categories": ["health"], "special_category_condition": condition})
+		count(gdpr.special_category_condition_required) == 0 with input.datasets as [ds]
+	}
+}
+
 test_children_alone_need_no_art9_condition if {
 	ds := patched(personal_ds, {"special_categories": ["children"]})
 	count(gdpr.special_category_condition_required) == 0 with input.datasets as [ds]
@@ -422,6 +435,28 @@ test_field_false_friends_pass if {
 	ds := patched(personal_ds, {
 		"pii_fields": ["email", "device_fingerprint", "trace_id", "grace_period", "age", "postcode", "incremental_id"],
 		"sensitive_attributes": ["gender", "age_band"],
+	})
+	count(gdpr.special_category_fields_declared) == 0 with input.datasets as [ds]
+}
+
+test_fields_of_an_undeclared_category_fail_beside_a_declared_one if {
+	ds := patched(personal_ds, {
+		"sensitive_attributes": ["Gender", "Ethnicity", "religiousAffiliation", "union_member", "disability_status"],
+		"special_categories": ["racial_or_ethnic_origin"],
+		"special_category_condition": "employment_social_security",
+	})
+	violations := gdpr.special_category_fields_declared with input.datasets as [ds]
+	paths(violations) == {
+		["datasets", 0, "sensitive_attributes", 2],
+		["datasets", 0, "sensitive_attributes", 3],
+		["datasets", 0, "sensitive_attributes", 4],
+	}
+}
+
+test_categories_declared_in_other_words_cover_their_fields if {
+	ds := patched(personal_ds, {
+		"pii_fields": ["ethnic_group", "religion", "criminal_record_hit", "medicationList"],
+		"special_categories": ["ethnicity", "religious_or_philosophical_beliefs", "criminal_convictions", "health"],
 	})
 	count(gdpr.special_category_fields_declared) == 0 with input.datasets as [ds]
 }
