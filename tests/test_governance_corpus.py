@@ -64,9 +64,7 @@ def findings_by_engine() -> Iterator[dict[str, dict[Path, list[dict[str, Any]]]]
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PATH", f"{Path(opa).parent}{os.pathsep}{os.environ.get('PATH', '')}")
         for engine in ENGINES:
-            result = run_cli(
-                "check", *map(str, CASES), "--now", NOW, "--no-cache", "--engine", engine, "-o", "json"
-            )
+            result = run_cli("check", *map(str, CASES), "--now", NOW, "--no-cache", "--engine", engine, "-o", "json")
             assert result.exit_code in (0, 1), result.stderr
             by_case: dict[Path, list[dict[str, Any]]] = {case: [] for case in CASES}
             for finding in json.loads(result.stdout)["findings"]:
