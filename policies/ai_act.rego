@@ -152,7 +152,8 @@ human_oversight_required contains violation if {
 # title: A high-risk system is gated on accuracy and robustness
 # description: >-
 #   The evaluation gates of a high-risk AI system must measure accuracy (a gate on
-#   accuracy, f1, roc_auc/auc, precision, recall, rmse, mae, log_loss, brier...)
+#   accuracy, f1, roc_auc/auc/auroc, auprc, precision, recall, rmse, mae, (s/w)mape,
+#   r2, log_loss, brier, ndcg, gini, ks, wer...)
 #   and robustness (a gate whose metric names robustness, adversarial,
 #   perturbation, noise, stability, shift, ood or corruption) (Art. 15).
 # custom:
@@ -307,6 +308,7 @@ gated(spec, kind) if {
 }
 
 metric_patterns := {
-	"accuracy": `accura|(^|[^a-z])(f1|f_1|fbeta|auc|roc|pr_auc|precision|recall|rmse|mse|mae|mape|r2|log_?loss|brier|ndcg|map|mrr|kappa|mcc|iou|dice|bleu|rouge|error|error_rate|specificity|sensitivity|gini)([^a-z]|$)`,
+	# Whole words, so that a compound such as auroc, wmape or rmsle needs its own entry.
+	"accuracy": `accura|(^|[^a-z])(f1|f2|f_1|fbeta|f_beta|auc|roc|auroc|auprc|aucpr|au_roc|au_prc|pr_auc|ap|average_precision|precision|recall|rmse|rmsle|mse|msle|mae|mase|mape|smape|wmape|wape|r2|r_squared|rsquared|explained_variance|log_?loss|loss|nll|cross_entropy|perplexity|brier|ndcg|map|mrr|hit_rate|hitrate|top_?k|kappa|mcc|iou|miou|dice|bleu|rouge|chrf|wer|cer|exact_match|error|error_rate|specificity|sensitivity|gini|ks|c_index|concordance|pinball|crps)([^a-z]|$)`,
 	"robustness": `robust|adversar|perturb|noise|noisy|stabilit|shift|(^|[^a-z])ood([^a-z]|$)|out_of_distribution|corrupt|stress|worst_case`,
 }

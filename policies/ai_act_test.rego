@@ -121,6 +121,23 @@ test_no_robustness_gate_fails if {
 	count(violations) == 1
 }
 
+test_accuracy_metrics_of_every_field_count if {
+	gov := governance
+	every metric in ["auroc", "AUPRC", "smape", "wmape", "rmsle", "r_squared", "ks_statistic", "wer", "val_loss", "miou", "top5_accuracy"] {
+		gates := [{"metric": metric, "threshold": 0.5}, {"metric": "robust_accuracy", "threshold": 0.5}]
+		count(ai_act.accuracy_and_robustness_gated) == 0 with input.governance as gov with input.evaluation as {"gates": gates}
+	}
+}
+
+test_no_accuracy_gate_fails if {
+	gov := governance
+	gates := [{"metric": "perturbed_latency_ms", "threshold": 50}, {"metric": "demographic_parity_difference", "threshold": 0.1}]
+	violations := ai_act.accuracy_and_robustness_gated with input.governance as gov with input.evaluation as {"gates": gates}
+	some v in violations
+	contains(v.msg, "accuracy")
+	count(violations) == 1
+}
+
 test_no_gates_fail_twice if {
 	gov := governance
 	violations := ai_act.accuracy_and_robustness_gated with input.governance as gov with input.evaluation as {"gates": []}
