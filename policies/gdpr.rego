@@ -163,7 +163,8 @@ dpia_required contains violation if {
 # title: Serving does not log personal data
 # description: >-
 #   The fields that the model server logs (serving.log_fields) must not include any
-#   field that a dataset lists as a PII field or a sensitive attribute.
+#   field that a dataset lists as a PII field or a sensitive attribute, compared
+#   case-folded, also as the last part of a nested name (request.email is email).
 # custom:
 #   id: MLCI-GDPR-007
 #   severity: high
@@ -628,6 +629,13 @@ protected_fields(spec) := {lower(field) |
 }
 
 logs_protected(field, protected) if lower(field) in protected
+
+# A field of a nested request (request.email, payload.customer.phone) is that field.
+logs_protected(field, protected) if {
+	parts := split(lower(field), ".")
+	count(parts) > 1
+	parts[count(parts) - 1] in protected
+}
 
 logs_protected(field, protected) if {
 	field == "*"

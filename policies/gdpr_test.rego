@@ -249,6 +249,12 @@ test_pii_logged_fails if {
 	paths(violations) == {["serving", "log_fields", 1]}
 }
 
+test_nested_pii_field_logged_fails if {
+	violations := gdpr.pii_not_logged with input.datasets as [personal_ds]
+		with input.serving as {"log_fields": ["request.id", "request.Email", "emailing.campaign"]}
+	paths(violations) == {["serving", "log_fields", 1]}
+}
+
 test_sensitive_attribute_logged_fails if {
 	ds := patched(personal_ds, {"sensitive_attributes": ["gender"]})
 	violations := gdpr.pii_not_logged with input.datasets as [ds]
