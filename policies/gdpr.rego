@@ -368,7 +368,8 @@ transfer_mechanism_required contains violation if {
 # title: Children's consent is given or authorised by a parent
 # description: >-
 #   A dataset about children (vulnerable_subjects or special_categories listing
-#   children) whose legal basis is consent must declare parental_consent true: a
+#   children, minors, kids, pupils, teenagers, under_16...) whose legal basis is
+#   consent must declare parental_consent true: a
 #   child's consent to an online service is lawful only when given or authorised
 #   by the holder of parental responsibility (GDPR Art. 8(1)).
 # custom:
@@ -649,8 +650,12 @@ logs_protected(field, protected) if {
 # Art. 9 category: they need a DPIA, not an Art. 9(2) condition.
 vulnerable_category(category) if {
 	is_string(category)
-	lower(category) in {"children", "child", "minors", "minor"}
+	regex.match(children_pattern, lower(category))
 }
+
+# Children however they are named: children, minors, kids, pupils, teenagers, infants,
+# under_16... (not minority or kidney).
+children_pattern := `child|(^|[^a-z])(minors?|kids?|pupils?|teens?|teenagers?|adolescents?|infants?|juveniles?|toddlers?|bab(y|ies)|schoolchildren)([^a-z]|$)|under_?(1[0-8]|[1-9])([^0-9]|$)`
 
 about_children(ds) if {
 	some entry in array.concat(list_of(ds, "vulnerable_subjects"), list_of(ds, "special_categories"))

@@ -409,6 +409,20 @@ test_every_art9_condition_passes if {
 	}
 }
 
+test_children_named_otherwise_need_parental_consent if {
+	every subjects in [["pupils"], ["Minors"], ["kids"], ["teenagers"], ["users_under_16"], ["schoolchildren"]] {
+		ds := patched(personal_ds, {"vulnerable_subjects": subjects, "legal_basis": "consent"})
+		{v.path | some v in gdpr.children_consent_by_parent} == {["datasets", 0, "legal_basis"]} with input.datasets as [ds]
+	}
+}
+
+test_minorities_and_adults_are_no_children if {
+	every subjects in [["ethnic_minorities"], ["patients"], ["employees"], ["kidney_patients"]] {
+		ds := patched(personal_ds, {"vulnerable_subjects": subjects, "legal_basis": "consent"})
+		count(gdpr.children_consent_by_parent) == 0 with input.datasets as [ds]
+	}
+}
+
 test_children_alone_need_no_art9_condition if {
 	ds := patched(personal_ds, {"special_categories": ["children"]})
 	count(gdpr.special_category_condition_required) == 0 with input.datasets as [ds]
