@@ -692,20 +692,20 @@ category_declared(ds, category) if {
 # [pattern, category, exception]: device and key fingerprints are not biometric.
 special_category_patterns := [
 	[
-		`health|diagnos|medic(al|ation|ine)|patholog|symptom|disabilit|pregnan|prescription|illness|disease|allerg|vaccin|psychiatr|(^|[^a-z])(hiv|bmi|icd_?1[01]|blood_?(type|group|pressure|sugar))([^a-z]|$)`,
+		`health|diagnos|medic(al|ation|ine)|patholog|symptom|disabilit|pregnan|prescription|illness|disease|allerg|vaccin|psychiatr|heart_?rate|glucose|cholesterol|hba1c|insulin|diabet|cancer|tumou?r|oncolog|depressi|anxiety_?(score|disorder|level)|smok(er|ing)|alcohol|sick_?(leave|days|note|ness)|(^|[^a-z])(hiv|bmi|icd_?1[01]|blood_?(type|group|pressure|sugar))([^a-z]|$)`,
 		"health", `^$`,
 	],
 	[
-		`biometric|face_?(print|embedding|encoding|template|geometry)|voice_?print|retina|iris_?(scan|template|code)|palm_?print|fingerprint`,
+		`biometric|face_?(print|embedding|encoding|template|geometry|image|photo|crop|vector|descriptor|landmarks?)|facial|selfie|voice_?(print|embedding|template|sample)|speaker_?(embedding|vector)|gait|keystroke_?dynamic|retina|iris_?(scan|template|code)|palm_?print|fingerprint`,
 		"biometric", `(device|browser|file|key|tls|ssh|cert|host|client)_?fingerprint`,
 	],
-	[`genetic|genom|genotyp|(^|[^a-z])dna([^a-z]|$)`, "genetic", `^$`],
-	[`ethnic|racial|(^|[^a-z])race([^a-z]|$)`, "racial or ethnic origin", `^$`],
+	[`genetic|genom|genotyp|allele|(^|[^a-z])(dna|snps?)([^a-z]|$)`, "genetic", `^$`],
+	[`ethnic|racial|skin_?colou?r|(^|[^a-z])race([^a-z]|$)`, "racial or ethnic origin", `^$`],
 	[`religio|(^|[^a-z])(faith|belief|beliefs)([^a-z]|$)`, "religious or philosophical belief", `^$`],
-	[`politic`, "political opinion", `^$`],
+	[`politic|party_?(affiliation|membership|preference)|voting_?(intention|preference)`, "political opinion", `^$`],
 	[`trade_?union|union_?member`, "trade union membership", `^$`],
-	[`sexual|sex_?life`, "sex life or sexual orientation", `^$`],
-	[`criminal|conviction|(^|[^a-z])(offence|offense|offences|offenses)([^a-z]|$)`, "criminal conviction", `^$`],
+	[`sexual|sex_?life|lgbt`, "sex life or sexual orientation", `^$`],
+	[`criminal|conviction|arrest|parole|incarcerat|(^|[^a-z])(offence|offense|offences|offenses)([^a-z]|$)`, "criminal conviction", `^$`],
 ]
 
 # ---------------------------------------------------------------------------

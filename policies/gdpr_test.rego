@@ -451,9 +451,23 @@ test_fields_that_look_like_special_categories_fail if {
 	}
 }
 
+test_health_biometric_and_other_fields_by_their_usual_names_fail if {
+	fields := [
+		"heart_rate", "blood_glucose", "hba1c", "is_smoker", "alcohol_units", "sick_days", "cancer_stage",
+		"voice_embedding", "facial_landmarks", "selfie_path", "snp_array", "skin_colour", "party_affiliation",
+		"lgbtq_flag", "prior_arrests",
+	]
+	ds := patched(personal_ds, {"pii_fields": fields})
+	violations := gdpr.special_category_fields_declared with input.datasets as [ds]
+	count(violations) == count(fields)
+}
+
 test_field_false_friends_pass if {
 	ds := patched(personal_ds, {
-		"pii_fields": ["email", "device_fingerprint", "trace_id", "grace_period", "age", "postcode", "incremental_id"],
+		"pii_fields": [
+			"email", "device_fingerprint", "trace_id", "grace_period", "age", "postcode", "incremental_id",
+			"treatment_group", "face_value", "probation_period", "nearest_hospital_km", "stage_of_loan",
+		],
 		"sensitive_attributes": ["gender", "age_band"],
 	})
 	count(gdpr.special_category_fields_declared) == 0 with input.datasets as [ds]
