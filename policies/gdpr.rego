@@ -152,7 +152,7 @@ pseudonymisation_required contains violation if {
 dpia_required contains violation if {
 	reasons := dpia_triggers(input)
 	count(reasons) > 0
-	not filled_string(object.get(input, ["governance", "dpia"], null))
+	not filled_declaration(object.get(input, ["governance", "dpia"], null))
 	violation := {
 		"msg": concat("", ["A DPIA reference (governance.dpia) is required because ", concat(" and ", sort(reasons))]),
 		"path": key_path(input, ["governance", "dpia"]),
@@ -198,7 +198,7 @@ pii_not_logged contains violation if {
 erasure_procedure_required contains violation if {
 	some ds in input.datasets
 	personal(ds)
-	not filled_string(object.get(input, ["governance", "erasure_procedure"], null))
+	not filled_declaration(object.get(input, ["governance", "erasure_procedure"], null))
 	violation := {
 		"msg": "Datasets hold personal data but governance.erasure_procedure documents no erasure procedure",
 		"path": key_path(input, ["governance", "erasure_procedure"]),
@@ -662,10 +662,17 @@ about_children(ds) if {
 	vulnerable_category(entry)
 }
 
-# A declared value that says something: not empty and not a placeholder.
+# A declared value that says something: not empty and not a placeholder (a DPIA
+# reference "n/a" or "TBD" is no DPIA).
 filled_declaration(value) if {
 	filled_string(value)
-	not lower(trim_space(value)) in {"none", "n/a", "na", "tbd", "todo", "unknown", "-", "null", "false", "no"}
+	not placeholder(value)
+}
+
+# The same placeholders as the AI Act package's declared.
+placeholder(value) if lower(trim_space(value)) in {
+	"none", "n/a", "na", "n.a.", "tbd", "tba", "todo", "fixme", "wip", "pending", "later", "unknown",
+	"-", "--", "?", "...", "xxx", "null", "nil", "false", "no", "not applicable", "not yet",
 }
 
 # The special category a field name points at: the first of the patterns that

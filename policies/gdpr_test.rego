@@ -222,6 +222,15 @@ test_dpia_missing_for_high_risk_fails if {
 	paths(violations) == {["governance", "dpia"]}
 }
 
+test_placeholder_dpia_and_erasure_references_are_missing if {
+	every reference in ["n/a", "TBD", " - ", "Not applicable"] {
+		gov := {"risk": "high", "dpia": reference, "erasure_procedure": reference}
+		{v.path | some v in gdpr.dpia_required} == {["governance", "dpia"]} with input.governance as gov
+		{v.path | some v in gdpr.erasure_procedure_required} == {["governance", "erasure_procedure"]} with input.governance as gov
+			with input.datasets as [personal_ds]
+	}
+}
+
 test_dpia_missing_for_sensitive_attributes_fails if {
 	ds := patched(personal_ds, {"sensitive_attributes": ["gender"]})
 	violations := gdpr.dpia_required with input.datasets as [ds]
