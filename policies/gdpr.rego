@@ -328,8 +328,9 @@ special_category_fields_declared contains violation if {
 # METADATA
 # title: Transfers of personal data out of the EEA have a mechanism
 # description: >-
-#   Personal data about data subjects in the EEA (a dataset's data_subjects_region,
-#   else the jurisdiction of its own region) that is stored, trained on or served in
+#   Personal data about data subjects in the EEA (a dataset's data_subjects_region -
+#   eu, eea, a member state such as de or germany, or a region - else the
+#   jurisdiction of its own region) that is stored, trained on or served in
 #   a region outside the EEA is transferred there, whatever region the dataset
 #   itself names. The dataset must declare its transfer_mechanism under GDPR Chapter V:
 #   adequacy_decision (Art. 45, only towards the settings' adequate_jurisdictions),
@@ -727,14 +728,32 @@ subjects_zone(ds) := zone if {
 	zone := subjects_jurisdiction(declared)
 } else := jurisdiction(ds.region) if filled_string(object.get(ds, "region", null))
 
-subjects_jurisdiction(declared) := "eu" if declared in {"eea", "europe", "eu"}
+# A country or area by its ISO code or English name (de, germany, nordics), a
+# jurisdiction (eu, eea, uk), or a cloud region (eu-west-1).
+subjects_jurisdiction(declared) := zone if {
+	some zone, names in subject_places
+	declared in names
+} else := jurisdiction(declared) if {
+	contains(declared, "-")
+} else := declared
 
-subjects_jurisdiction(declared) := declared if {
-	not declared in {"eea", "europe", "eu"}
-	not contains(declared, "-")
+# Where data subjects are, as people write it, by jurisdiction: every EEA member
+# state (Iceland, Liechtenstein and Norway too) is in the EU zone.
+subject_places := {
+	"eu": {
+		"eu", "eea", "europe", "european-union", "benelux", "nordics",
+		"at", "austria", "be", "belgium", "bg", "bulgaria", "hr", "croatia", "cy", "cyprus",
+		"cz", "czechia", "czech-republic", "dk", "denmark", "ee", "estonia", "fi", "finland",
+		"fr", "france", "de", "germany", "gr", "el", "greece", "hu", "hungary", "ie", "ireland",
+		"it", "italy", "lv", "latvia", "lt", "lithuania", "lu", "luxembourg", "mt", "malta",
+		"nl", "netherlands", "pl", "poland", "pt", "portugal", "ro", "romania", "sk", "slovakia",
+		"si", "slovenia", "es", "spain", "se", "sweden", "is", "iceland", "li", "liechtenstein",
+		"no", "norway",
+	},
+	"uk": {"uk", "gb", "united-kingdom", "great-britain", "england", "scotland", "wales", "northern-ireland"},
+	"ch": {"ch", "switzerland"},
+	"us": {"us", "usa", "united-states"},
 }
-
-subjects_jurisdiction(declared) := jurisdiction(declared) if contains(declared, "-")
 
 # Where personal data of dataset ds is processed: where it is stored, and where the
 # model is trained and served.

@@ -511,6 +511,23 @@ test_declared_special_category_fields_pass if {
 
 # MLCI-GDPR-012 transfer_mechanism_required
 
+test_subjects_in_an_eea_country_are_eea_subjects if {
+	settings := region_settings
+	every subjects in ["de", "germany", "Norway", "nl", "nordics", "eu-central-1"] {
+		ds := patched(personal_ds, {"region": "us-east-1", "data_subjects_region": subjects})
+		{v.path | some v in gdpr.transfer_mechanism_required} == {["datasets", 0, "region"]} with input.datasets as [ds]
+			with data.mlci_settings as settings
+	}
+}
+
+test_subjects_outside_the_eea_are_no_transfer if {
+	settings := region_settings
+	every subjects in ["us", "usa", "gb", "switzerland", "ca"] {
+		ds := patched(personal_ds, {"region": "us-east-1", "data_subjects_region": subjects})
+		count(gdpr.transfer_mechanism_required) == 0 with input.datasets as [ds] with data.mlci_settings as settings
+	}
+}
+
 test_transfer_of_eu_subjects_stored_outside_fails if {
 	settings := region_settings
 	ds := patched(personal_ds, {"region": "us-east-1", "data_subjects_region": "eu"})
