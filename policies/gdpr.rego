@@ -697,18 +697,22 @@ category_declared(ds, category) if {
 	special_category_of(declared) == category
 }
 
-# [pattern, category, exception]: device and key fingerprints are not biometric.
+# [pattern, category, exception]: device and key fingerprints are not biometric, an
+# engine's diagnosis is no health data, and a running race's id is no racial origin.
 special_category_patterns := [
 	[
 		`health|diagnos|medic(al|ation|ine)|patholog|symptom|disabilit|pregnan|prescription|illness|disease|allerg|vaccin|psychiatr|heart_?rate|glucose|cholesterol|hba1c|insulin|diabet|cancer|tumou?r|oncolog|depressi|anxiety_?(score|disorder|level)|smok(er|ing)|alcohol|sick_?(leave|days|note|ness)|(^|[^a-z])(hiv|bmi|icd_?1[01]|blood_?(type|group|pressure|sugar))([^a-z]|$)`,
-		"health", `^$`,
+		"health", `(engine|vehicle|car|machine|device|system|network|obd|battery|sensor)_?diagnos|diagnostic_?trouble|(ticket|incident|device|machine|vehicle)_?symptom`,
 	],
 	[
 		`biometric|face_?(print|embedding|encoding|template|geometry|image|photo|crop|vector|descriptor|landmarks?)|facial|selfie|voice_?(print|embedding|template|sample)|speaker_?(embedding|vector)|gait|keystroke_?dynamic|retina|iris_?(scan|template|code)|palm_?print|fingerprint`,
 		"biometric", `(device|browser|file|key|tls|ssh|cert|host|client)_?fingerprint`,
 	],
 	[`genetic|genom|genotyp|allele|(^|[^a-z])(dna|snps?)([^a-z]|$)`, "genetic", `^$`],
-	[`ethnic|racial|skin_?colou?r|(^|[^a-z])race([^a-z]|$)`, "racial or ethnic origin", `^$`],
+	[
+		`ethnic|racial|skin_?colou?r|(^|[^a-z])race([^a-z]|$)`,
+		"racial or ethnic origin", `(^|[^a-z])race_?(id|time|date|name|number|no|category|class|distance|results?|position|rank|type|course|event|bib|split|pace|finish|start|entry)`,
+	],
 	[`religio|(^|[^a-z])(faith|belief|beliefs)([^a-z]|$)`, "religious or philosophical belief", `^$`],
 	[`politic|party_?(affiliation|membership|preference)|voting_?(intention|preference)`, "political opinion", `^$`],
 	[`trade_?union|union_?member`, "trade union membership", `^$`],

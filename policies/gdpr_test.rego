@@ -476,6 +476,7 @@ test_field_false_friends_pass if {
 		"pii_fields": [
 			"email", "device_fingerprint", "trace_id", "grace_period", "age", "postcode", "incremental_id",
 			"treatment_group", "face_value", "probation_period", "nearest_hospital_km", "stage_of_loan",
+			"engine_diagnosis_code", "diagnostic_trouble_code", "race_id", "race_finish_time", "ticket_symptom",
 		],
 		"sensitive_attributes": ["gender", "age_band"],
 	})
