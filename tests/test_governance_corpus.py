@@ -11,6 +11,8 @@ the documents it references, and an expect.json:
 - "why": where an expectation was corrected after reading what the rule does, the reason.
 
 Every engine must give the expected findings, and both engines the same findings.
+The expectations come from `# expect: RULE-ID` markers on the lines of the case's files:
+after editing a case, `python tests/corpus/update_expectations.py` rewrites its expect.json.
 """
 
 from __future__ import annotations
