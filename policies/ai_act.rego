@@ -32,7 +32,7 @@ import rego.v1
 classification_consistent contains violation if {
 	high_risk(input)
 	some key in ["intended_purpose", "annex_iii_area"]
-	not filled_string(object.get(ai_act(input), key, null))
+	not declared(object.get(ai_act(input), key, null))
 	violation := {
 		"msg": concat("", ["The high-risk AI system does not declare its ", key, " (governance.ai_act.", key, ")"]),
 		"path": key_path(input, ["governance", "ai_act", key]),
@@ -78,7 +78,7 @@ classification_consistent contains violation if {
 #   remediation: Write the model card (intended purpose, data, metrics, limitations, oversight) and reference it in governance.model_card.
 technical_documentation_required contains violation if {
 	high_risk(input)
-	not filled_string(object.get(input, ["governance", "model_card"], null))
+	not declared(object.get(input, ["governance", "model_card"], null))
 	violation := {
 		"msg": "The high-risk AI system has no technical documentation (governance.model_card)",
 		"path": key_path(input, ["governance", "model_card"]),
@@ -127,7 +127,7 @@ record_keeping_required contains violation if {
 #   remediation: Document how the system is stopped or overridden in governance.ai_act.stop_procedure, and require approvals before production.
 human_oversight_required contains violation if {
 	high_risk(input)
-	not filled_string(object.get(ai_act(input), "stop_procedure", null))
+	not declared(object.get(ai_act(input), "stop_procedure", null))
 	violation := {
 		"msg": "The high-risk AI system documents no procedure to stop or override it (governance.ai_act.stop_procedure)",
 		"path": key_path(input, ["governance", "ai_act", "stop_procedure"]),
@@ -152,9 +152,11 @@ human_oversight_required contains violation if {
 # title: A high-risk system is gated on accuracy and robustness
 # description: >-
 #   The evaluation gates of a high-risk AI system must measure accuracy (a gate on
-#   accuracy, f1, roc_auc/auc, precision, recall, rmse, mae, log_loss, brier...)
-#   and robustness (a gate whose metric names robustness, adversarial,
-#   perturbation, noise, stability, shift, ood or corruption) (Art. 15).
+#   accuracy, f1, roc_auc/auc/auroc, auprc, precision, recall, rmse, mae, (s/w)mape,
+#   r2, log_loss, brier, ndcg, gini, ks, wer...)
+#   and robustness (a gate whose metric names robustness, adversarial attacks,
+#   perturbation, noise, typos, blur, occlusion, distortion, degradation, invariance,
+#   stability, shift, ood, corruption or missing features) (Art. 15).
 # custom:
 #   id: MLCI-AIA-005
 #   severity: high
@@ -188,7 +190,7 @@ accuracy_and_robustness_gated contains violation if {
 #   remediation: Write the post-market monitoring plan (what is collected, reviewed and reported, and when) and reference it in governance.ai_act.post_market_monitoring.
 post_market_monitoring_required contains violation if {
 	high_risk(input)
-	not filled_string(object.get(ai_act(input), "post_market_monitoring", null))
+	not declared(object.get(ai_act(input), "post_market_monitoring", null))
 	violation := {
 		"msg": "The high-risk AI system has no post-market monitoring plan (governance.ai_act.post_market_monitoring)",
 		"path": key_path(input, ["governance", "ai_act", "post_market_monitoring"]),
@@ -254,6 +256,19 @@ filled_string(value) if {
 	trim_space(value) != ""
 }
 
+# A declaration that says something: an intended purpose or a plan reference of
+# "TBD", "n/a" or "-" declares nothing.
+declared(value) if {
+	filled_string(value)
+	not placeholder(value)
+}
+
+# The same placeholders as the GDPR package's filled_declaration.
+placeholder(value) if lower(trim_space(value)) in {
+	"none", "n/a", "na", "n.a.", "tbd", "tba", "todo", "fixme", "wip", "pending", "later", "unknown",
+	"-", "--", "?", "...", "xxx", "null", "nil", "false", "no", "not applicable", "not yet",
+}
+
 production(env) if env.tier == "production"
 
 production(env) if {
@@ -307,6 +322,7 @@ gated(spec, kind) if {
 }
 
 metric_patterns := {
-	"accuracy": `accura|(^|[^a-z])(f1|f_1|fbeta|auc|roc|pr_auc|precision|recall|rmse|mse|mae|mape|r2|log_?loss|brier|ndcg|map|mrr|kappa|mcc|iou|dice|bleu|rouge|error|error_rate|specificity|sensitivity|gini)([^a-z]|$)`,
-	"robustness": `robust|adversar|perturb|noise|noisy|stabilit|shift|(^|[^a-z])ood([^a-z]|$)|out_of_distribution|corrupt|stress|worst_case`,
+	# Whole words, so that a compound such as auroc, wmape or rmsle needs its own entry.
+	"accuracy": `accura|(^|[^a-z])(f1|f2|f_1|fbeta|f_beta|auc|roc|auroc|auprc|aucpr|au_roc|au_prc|pr_auc|ap|average_precision|precision|recall|rmse|rmsle|mse|msle|mae|mase|mape|smape|wmape|wape|r2|r_squared|rsquared|explained_variance|log_?loss|loss|nll|cross_entropy|perplexity|brier|ndcg|map|mrr|hit_rate|hitrate|top_?k|kappa|mcc|iou|miou|dice|bleu|rouge|chrf|wer|cer|exact_match|error|error_rate|specificity|sensitivity|gini|ks|c_index|concordance|pinball|crps)([^a-z]|$)`,
+	"robustness": `robust|adversar|attack|perturb|noise|noisy|typo|misspell|jitter|blur|occlu|distort|degrad|invarian|stabilit|shift|(^|[^a-z])ood([^a-z]|$)|out_of_distribution|corrupt|stress|worst_case|missing_(feature|value|data)`,
 }

@@ -110,6 +110,15 @@ test_production_without_human_approval_fails if {
 	paths(violations) == {["environments", 0, "approvals"]}
 }
 
+test_placeholder_declarations_declare_nothing if {
+	ai := with_ai_act({"intended_purpose": "TBD", "stop_procedure": "todo", "post_market_monitoring": "-"})
+	gov := patched(ai, {"model_card": "n/a"})
+	{v.path | some v in ai_act.classification_consistent} == {["governance", "ai_act", "intended_purpose"]} with input.governance as gov
+	{v.path | some v in ai_act.technical_documentation_required} == {["governance", "model_card"]} with input.governance as gov
+	{v.path | some v in ai_act.human_oversight_required} == {["governance", "ai_act", "stop_procedure"]} with input.governance as gov
+	{v.path | some v in ai_act.post_market_monitoring_required} == {["governance", "ai_act", "post_market_monitoring"]} with input.governance as gov
+}
+
 # MLCI-AIA-005
 
 test_no_robustness_gate_fails if {
@@ -118,6 +127,31 @@ test_no_robustness_gate_fails if {
 		with input.evaluation as {"gates": [{"metric": "f1_macro", "threshold": 0.8}]}
 	some v in violations
 	contains(v.msg, "robustness")
+	count(violations) == 1
+}
+
+test_accuracy_metrics_of_every_field_count if {
+	gov := governance
+	every metric in ["auroc", "AUPRC", "smape", "wmape", "rmsle", "r_squared", "ks_statistic", "wer", "val_loss", "miou", "top5_accuracy"] {
+		gates := [{"metric": metric, "threshold": 0.5}, {"metric": "robust_accuracy", "threshold": 0.5}]
+		count(ai_act.accuracy_and_robustness_gated) == 0 with input.governance as gov with input.evaluation as {"gates": gates}
+	}
+}
+
+test_robustness_metrics_by_their_usual_names_count if {
+	gov := governance
+	every metric in ["kappa_under_typos", "attack_success_rate", "accuracy_blurred", "occluded_map", "f1_missing_features", "shift_invariance"] {
+		gates := [{"metric": "accuracy", "threshold": 0.5}, {"metric": metric, "threshold": 0.5}]
+		count(ai_act.accuracy_and_robustness_gated) == 0 with input.governance as gov with input.evaluation as {"gates": gates}
+	}
+}
+
+test_no_accuracy_gate_fails if {
+	gov := governance
+	gates := [{"metric": "perturbed_latency_ms", "threshold": 50}, {"metric": "demographic_parity_difference", "threshold": 0.1}]
+	violations := ai_act.accuracy_and_robustness_gated with input.governance as gov with input.evaluation as {"gates": gates}
+	some v in violations
+	contains(v.msg, "accuracy")
 	count(violations) == 1
 }
 

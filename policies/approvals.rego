@@ -74,7 +74,8 @@ production_approvers_listed contains violation if {
 # title: Approvers are independent of the model's owners and authors
 # description: >-
 #   When an environment separates duties (approvals.separation_of_duties, true by
-#   default in every environment, as the schema says), its approvers must not be
+#   default in every environment, as the schema says, and always in a production-tier
+#   environment, which may not switch it off - MLCI-APR-004), its approvers must not be
 #   among project.owners or project.authors - nobody approves their own model.
 #   People are compared case-folded and trimmed, and a login is the same person as
 #   its e-mail address (people directory or e-mail local part).

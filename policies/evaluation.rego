@@ -33,8 +33,11 @@ evaluation_gates_required contains violation if {
 # title: Sensitive attributes need a fairness gate
 # description: >-
 #   When a dataset declares sensitive_attributes, evaluation.gates must include a
-#   fairness gate whose metric is demographic_parity_difference,
-#   equalized_odds_difference or disparate_impact_ratio.
+#   fairness gate: a group-fairness metric such as demographic_parity_difference,
+#   equalized_odds_difference or disparate_impact_ratio, or the other names the
+#   fairness toolkits give them (demographic_parity_ratio, statistical_parity_difference,
+#   equal_opportunity_difference, average_odds_difference, per-group rate
+#   differences, ratios or gaps such as false_positive_rate_difference or tpr_gap).
 # custom:
 #   id: MLCI-EVAL-002
 #   severity: high
@@ -75,11 +78,13 @@ size(value) := count(value) if is_array(value)
 
 size(value) := 0 if not is_array(value)
 
-fairness_metric(metric) if metric in {
-	"demographic_parity_difference",
-	"equalized_odds_difference",
-	"disparate_impact_ratio",
+fairness_metric(metric) if {
+	is_string(metric)
+	regex.match(fairness_pattern, lower(metric))
 }
+
+# Group-fairness metrics as fairlearn, AIF360 and the like name them.
+fairness_pattern := `demographic_parity|statistical_parity|equali[sz]ed_odds|equal_opportunity|disparate_impact|average_odds|predictive_(parity|equality)|treatment_equality|four_fifths|fairness|(true|false)_(positive|negative)_rate_(difference|ratio|gap|disparity)|selection_rate_(difference|ratio|gap)|(^|[^a-z])(tpr|fpr|tnr|fnr|dp|eo|eop|spd|aod)_?(diff|difference|ratio|gap|disparity)([^a-z]|$)|group_(gap|disparity)|parity_(difference|ratio|gap)`
 
 has_fairness_gate(spec) if {
 	some gate in spec.evaluation.gates

@@ -56,6 +56,24 @@ test_fairness_gate_not_needed_without_sensitive_attributes if {
 		with input.evaluation as {"gates": [accuracy_gate]}
 }
 
+test_fairness_metrics_of_every_toolkit_count if {
+	every metric in [
+		"demographic_parity_ratio", "statistical_parity_difference", "equal_opportunity_difference",
+		"average_odds_difference", "false_positive_rate_difference", "tpr_gap", "Equalised_Odds_Ratio",
+		"selection_rate_ratio", "dp_diff",
+	] {
+		gates := [accuracy_gate, {"metric": metric, "threshold": 0.1, "direction": "lower"}]
+		count(evaluation.fairness_gate_required) == 0 with input.datasets as [sensitive_ds]
+			with input.evaluation as {"gates": gates}
+	}
+}
+
+test_accuracy_gates_are_no_fairness_gate if {
+	gates := [accuracy_gate, {"metric": "false_positive_rate", "threshold": 0.1}, {"metric": "recall_difference_vs_champion", "threshold": 0.1}]
+	count(evaluation.fairness_gate_required) == 1 with input.datasets as [sensitive_ds]
+		with input.evaluation as {"gates": gates}
+}
+
 test_fairness_gate_missing_fails if {
 	violations := evaluation.fairness_gate_required with input.datasets as [sensitive_ds]
 		with input.evaluation as {"gates": [accuracy_gate]}

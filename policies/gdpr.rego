@@ -152,7 +152,7 @@ pseudonymisation_required contains violation if {
 dpia_required contains violation if {
 	reasons := dpia_triggers(input)
 	count(reasons) > 0
-	not filled_string(object.get(input, ["governance", "dpia"], null))
+	not filled_declaration(object.get(input, ["governance", "dpia"], null))
 	violation := {
 		"msg": concat("", ["A DPIA reference (governance.dpia) is required because ", concat(" and ", sort(reasons))]),
 		"path": key_path(input, ["governance", "dpia"]),
@@ -163,7 +163,8 @@ dpia_required contains violation if {
 # title: Serving does not log personal data
 # description: >-
 #   The fields that the model server logs (serving.log_fields) must not include any
-#   field that a dataset lists as a PII field or a sensitive attribute.
+#   field that a dataset lists as a PII field or a sensitive attribute, compared
+#   case-folded, also as the last part of a nested name (request.email is email).
 # custom:
 #   id: MLCI-GDPR-007
 #   severity: high
@@ -197,7 +198,7 @@ pii_not_logged contains violation if {
 erasure_procedure_required contains violation if {
 	some ds in input.datasets
 	personal(ds)
-	not filled_string(object.get(input, ["governance", "erasure_procedure"], null))
+	not filled_declaration(object.get(input, ["governance", "erasure_procedure"], null))
 	violation := {
 		"msg": "Datasets hold personal data but governance.erasure_procedure documents no erasure procedure",
 		"path": key_path(input, ["governance", "erasure_procedure"]),
@@ -267,6 +268,30 @@ special_category_condition_required contains violation if {
 	}
 }
 
+# A condition that is named but is none of Art. 9(2)'s (an Art. 6 basis such as
+# consent, or a free text) allows nothing.
+special_category_condition_required contains violation if {
+	some i, ds in input.datasets
+	count([c | some c in list_of(ds, "special_categories"); not vulnerable_category(c)]) > 0
+	condition := ds.special_category_condition
+	filled_declaration(condition)
+	not lower(trim_space(condition)) in art9_conditions
+	violation := {
+		"msg": concat("", [
+			"Dataset '", label(ds, i), "' names '", condition, "' as its special_category_condition, ",
+			"which is not a GDPR Art. 9(2) condition (", concat(", ", sort(art9_conditions)), ")",
+		]),
+		"path": ["datasets", i, "special_category_condition"],
+	}
+}
+
+# The conditions of GDPR Art. 9(2)(a)-(j), as the schema names them.
+art9_conditions := {
+	"explicit_consent", "employment_social_security", "vital_interests", "not_for_profit_body",
+	"made_public_by_data_subject", "legal_claims", "substantial_public_interest",
+	"health_or_social_care", "public_health", "archiving_research_statistics",
+}
+
 # METADATA
 # title: Fields that look like special categories are declared as such
 # description: >-
@@ -274,8 +299,9 @@ special_category_condition_required contains violation if {
 #   of data (health, diagnosis, medication, disability, pregnancy, biometric,
 #   fingerprint, face embedding, genetic, DNA, race, ethnicity, religion, political
 #   opinion, trade union, sexual orientation, criminal record...) makes its dataset
-#   one with special categories: the dataset must list them in special_categories,
-#   so that the Art. 9 and DPIA obligations apply.
+#   one with special categories: the dataset must list each such category in
+#   special_categories (declaring one category does not cover another), so that the
+#   Art. 9 and DPIA obligations apply.
 # custom:
 #   id: MLCI-GDPR-011
 #   severity: high
@@ -285,15 +311,15 @@ special_category_condition_required contains violation if {
 #   remediation: Add the special category this field holds to the dataset's special_categories (and its Art. 9(2) condition), or drop the field.
 special_category_fields_declared contains violation if {
 	some i, ds in input.datasets
-	count([c | some c in list_of(ds, "special_categories"); not vulnerable_category(c)]) == 0
 	some key in ["pii_fields", "sensitive_attributes"]
 	some k, field in list_of(ds, key)
 	is_string(field)
 	category := special_category_of(field)
+	not category_declared(ds, category)
 	violation := {
 		"msg": concat("", [
 			"Dataset '", label(ds, i), "' lists ", key, " '", field, "', which looks like ", category,
-			" data (a special category), but declares no special_categories",
+			" data (a special category), but its special_categories do not declare it",
 		]),
 		"path": ["datasets", i, key, k],
 	}
@@ -302,8 +328,9 @@ special_category_fields_declared contains violation if {
 # METADATA
 # title: Transfers of personal data out of the EEA have a mechanism
 # description: >-
-#   Personal data about data subjects in the EEA (a dataset's data_subjects_region,
-#   else the jurisdiction of its own region) that is stored, trained on or served in
+#   Personal data about data subjects in the EEA (a dataset's data_subjects_region -
+#   eu, eea, a member state such as de or germany, or a region - else the
+#   jurisdiction of its own region) that is stored, trained on or served in
 #   a region outside the EEA is transferred there, whatever region the dataset
 #   itself names. The dataset must declare its transfer_mechanism under GDPR Chapter V:
 #   adequacy_decision (Art. 45, only towards the settings' adequate_jurisdictions),
@@ -342,7 +369,8 @@ transfer_mechanism_required contains violation if {
 # title: Children's consent is given or authorised by a parent
 # description: >-
 #   A dataset about children (vulnerable_subjects or special_categories listing
-#   children) whose legal basis is consent must declare parental_consent true: a
+#   children, minors, kids, pupils, teenagers, under_16...) whose legal basis is
+#   consent must declare parental_consent true: a
 #   child's consent to an online service is lawful only when given or authorised
 #   by the holder of parental responsibility (GDPR Art. 8(1)).
 # custom:
@@ -604,6 +632,13 @@ protected_fields(spec) := {lower(field) |
 
 logs_protected(field, protected) if lower(field) in protected
 
+# A field of a nested request (request.email, payload.customer.phone) is that field.
+logs_protected(field, protected) if {
+	parts := split(lower(field), ".")
+	count(parts) > 1
+	parts[count(parts) - 1] in protected
+}
+
 logs_protected(field, protected) if {
 	field == "*"
 	count(protected) > 0
@@ -616,18 +651,29 @@ logs_protected(field, protected) if {
 # Art. 9 category: they need a DPIA, not an Art. 9(2) condition.
 vulnerable_category(category) if {
 	is_string(category)
-	lower(category) in {"children", "child", "minors", "minor"}
+	regex.match(children_pattern, lower(category))
 }
+
+# Children however they are named: children, minors, kids, pupils, teenagers, infants,
+# under_16... (not minority or kidney).
+children_pattern := `child|(^|[^a-z])(minors?|kids?|pupils?|teens?|teenagers?|adolescents?|infants?|juveniles?|toddlers?|bab(y|ies)|schoolchildren)([^a-z]|$)|under_?(1[0-8]|[1-9])([^0-9]|$)`
 
 about_children(ds) if {
 	some entry in array.concat(list_of(ds, "vulnerable_subjects"), list_of(ds, "special_categories"))
 	vulnerable_category(entry)
 }
 
-# A declared value that says something: not empty and not a placeholder.
+# A declared value that says something: not empty and not a placeholder (a DPIA
+# reference "n/a" or "TBD" is no DPIA).
 filled_declaration(value) if {
 	filled_string(value)
-	not lower(trim_space(value)) in {"none", "n/a", "na", "tbd", "todo", "unknown", "-", "null", "false", "no"}
+	not placeholder(value)
+}
+
+# The same placeholders as the AI Act package's declared.
+placeholder(value) if lower(trim_space(value)) in {
+	"none", "n/a", "na", "n.a.", "tbd", "tba", "todo", "fixme", "wip", "pending", "later", "unknown",
+	"-", "--", "?", "...", "xxx", "null", "nil", "false", "no", "not applicable", "not yet",
 }
 
 # The special category a field name points at: the first of the patterns that
@@ -643,23 +689,35 @@ special_category_of(field) := category if {
 	category := categories[0]
 }
 
-# [pattern, category, exception]: device and key fingerprints are not biometric.
+# A declared entry covers a category when it names it, in the schema's words
+# (racial_or_ethnic_origin) or in any spelling the field patterns know (ethnicity).
+category_declared(ds, category) if {
+	some declared in list_of(ds, "special_categories")
+	is_string(declared)
+	special_category_of(declared) == category
+}
+
+# [pattern, category, exception]: device and key fingerprints are not biometric, an
+# engine's diagnosis is no health data, and a running race's id is no racial origin.
 special_category_patterns := [
 	[
-		`health|diagnos|medic(al|ation|ine)|patholog|symptom|disabilit|pregnan|prescription|illness|disease|allerg|vaccin|psychiatr|(^|[^a-z])(hiv|bmi|icd_?1[01]|blood_?(type|group|pressure|sugar))([^a-z]|$)`,
-		"health", `^$`,
+		`health|diagnos|medic(al|ation|ine)|patholog|symptom|disabilit|pregnan|prescription|illness|disease|allerg|vaccin|psychiatr|heart_?rate|glucose|cholesterol|hba1c|insulin|diabet|cancer|tumou?r|oncolog|depressi|anxiety_?(score|disorder|level)|smok(er|ing)|alcohol|sick_?(leave|days|note|ness)|(^|[^a-z])(hiv|bmi|icd_?1[01]|blood_?(type|group|pressure|sugar))([^a-z]|$)`,
+		"health", `(engine|vehicle|car|machine|device|system|network|obd|battery|sensor)_?diagnos|diagnostic_?trouble|(ticket|incident|device|machine|vehicle)_?symptom`,
 	],
 	[
-		`biometric|face_?(print|embedding|encoding|template|geometry)|voice_?print|retina|iris_?(scan|template|code)|palm_?print|fingerprint`,
+		`biometric|face_?(print|embedding|encoding|template|geometry|image|photo|crop|vector|descriptor|landmarks?)|facial|selfie|voice_?(print|embedding|template|sample)|speaker_?(embedding|vector)|gait|keystroke_?dynamic|retina|iris_?(scan|template|code)|palm_?print|fingerprint`,
 		"biometric", `(device|browser|file|key|tls|ssh|cert|host|client)_?fingerprint`,
 	],
-	[`genetic|genom|genotyp|(^|[^a-z])dna([^a-z]|$)`, "genetic", `^$`],
-	[`ethnic|racial|(^|[^a-z])race([^a-z]|$)`, "racial or ethnic origin", `^$`],
+	[`genetic|genom|genotyp|allele|(^|[^a-z])(dna|snps?)([^a-z]|$)`, "genetic", `^$`],
+	[
+		`ethnic|racial|skin_?colou?r|(^|[^a-z])race([^a-z]|$)`,
+		"racial or ethnic origin", `(^|[^a-z])race_?(id|time|date|name|number|no|category|class|distance|results?|position|rank|type|course|event|bib|split|pace|finish|start|entry)`,
+	],
 	[`religio|(^|[^a-z])(faith|belief|beliefs)([^a-z]|$)`, "religious or philosophical belief", `^$`],
-	[`politic`, "political opinion", `^$`],
+	[`politic|party_?(affiliation|membership|preference)|voting_?(intention|preference)`, "political opinion", `^$`],
 	[`trade_?union|union_?member`, "trade union membership", `^$`],
-	[`sexual|sex_?life`, "sex life or sexual orientation", `^$`],
-	[`criminal|conviction|(^|[^a-z])(offence|offense|offences|offenses)([^a-z]|$)`, "criminal conviction", `^$`],
+	[`sexual|sex_?life|lgbt`, "sex life or sexual orientation", `^$`],
+	[`criminal|conviction|arrest|parole|incarcerat|(^|[^a-z])(offence|offense|offences|offenses)([^a-z]|$)`, "criminal conviction", `^$`],
 ]
 
 # ---------------------------------------------------------------------------
@@ -674,14 +732,32 @@ subjects_zone(ds) := zone if {
 	zone := subjects_jurisdiction(declared)
 } else := jurisdiction(ds.region) if filled_string(object.get(ds, "region", null))
 
-subjects_jurisdiction(declared) := "eu" if declared in {"eea", "europe", "eu"}
+# A country or area by its ISO code or English name (de, germany, nordics), a
+# jurisdiction (eu, eea, uk), or a cloud region (eu-west-1).
+subjects_jurisdiction(declared) := zone if {
+	some zone, names in subject_places
+	declared in names
+} else := jurisdiction(declared) if {
+	contains(declared, "-")
+} else := declared
 
-subjects_jurisdiction(declared) := declared if {
-	not declared in {"eea", "europe", "eu"}
-	not contains(declared, "-")
+# Where data subjects are, as people write it, by jurisdiction: every EEA member
+# state (Iceland, Liechtenstein and Norway too) is in the EU zone.
+subject_places := {
+	"eu": {
+		"eu", "eea", "europe", "european-union", "benelux", "nordics",
+		"at", "austria", "be", "belgium", "bg", "bulgaria", "hr", "croatia", "cy", "cyprus",
+		"cz", "czechia", "czech-republic", "dk", "denmark", "ee", "estonia", "fi", "finland",
+		"fr", "france", "de", "germany", "gr", "el", "greece", "hu", "hungary", "ie", "ireland",
+		"it", "italy", "lv", "latvia", "lt", "lithuania", "lu", "luxembourg", "mt", "malta",
+		"nl", "netherlands", "pl", "poland", "pt", "portugal", "ro", "romania", "sk", "slovakia",
+		"si", "slovenia", "es", "spain", "se", "sweden", "is", "iceland", "li", "liechtenstein",
+		"no", "norway",
+	},
+	"uk": {"uk", "gb", "united-kingdom", "great-britain", "england", "scotland", "wales", "northern-ireland"},
+	"ch": {"ch", "switzerland"},
+	"us": {"us", "usa", "united-states"},
 }
-
-subjects_jurisdiction(declared) := jurisdiction(declared) if contains(declared, "-")
 
 # Where personal data of dataset ds is processed: where it is stored, and where the
 # model is trained and served.

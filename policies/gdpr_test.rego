@@ -222,6 +222,15 @@ test_dpia_missing_for_high_risk_fails if {
 	paths(violations) == {["governance", "dpia"]}
 }
 
+test_placeholder_dpia_and_erasure_references_are_missing if {
+	every reference in ["n/a", "TBD", " - ", "Not applicable"] {
+		gov := {"risk": "high", "dpia": reference, "erasure_procedure": reference}
+		{v.path | some v in gdpr.dpia_required} == {["governance", "dpia"]} with input.governance as gov
+		{v.path | some v in gdpr.erasure_procedure_required} == {["governance", "erasure_procedure"]} with input.governance as gov
+			with input.datasets as [personal_ds]
+	}
+}
+
 test_dpia_missing_for_sensitive_attributes_fails if {
 	ds := patched(personal_ds, {"sensitive_attributes": ["gender"]})
 	violations := gdpr.dpia_required with input.datasets as [ds]
@@ -246,6 +255,12 @@ test_pii_not_logged_passes if {
 test_pii_logged_fails if {
 	violations := gdpr.pii_not_logged with input.datasets as [plain_ds, personal_ds]
 		with input.serving as {"log_fields": ["request_id", "Email", "score"]}
+	paths(violations) == {["serving", "log_fields", 1]}
+}
+
+test_nested_pii_field_logged_fails if {
+	violations := gdpr.pii_not_logged with input.datasets as [personal_ds]
+		with input.serving as {"log_fields": ["request.id", "request.Email", "emailing.campaign"]}
 	paths(violations) == {["serving", "log_fields", 1]}
 }
 
@@ -390,6 +405,33 @@ test_special_category_placeholder_condition_fails if {
 	paths(violations) == {["datasets", 0, "special_categories"]}
 }
 
+test_art6_basis_as_art9_condition_fails if {
+	ds := patched(personal_ds, {"special_categories": ["genetic", "health"], "special_category_condition": "consent"})
+	violations := gdpr.special_category_condition_required with input.datasets as [plain_ds, ds]
+	paths(violations) == {["datasets", 1, "special_category_condition"]}
+}
+
+test_every_art9_condition_passes if {
+	every condition in gdpr.art9_conditions {
+		ds := patched(personal_ds, {"special_categories": ["health"], "special_category_condition": condition})
+		count(gdpr.special_category_condition_required) == 0 with input.datasets as [ds]
+	}
+}
+
+test_children_named_otherwise_need_parental_consent if {
+	every subjects in [["pupils"], ["Minors"], ["kids"], ["teenagers"], ["users_under_16"], ["schoolchildren"]] {
+		ds := patched(personal_ds, {"vulnerable_subjects": subjects, "legal_basis": "consent"})
+		{v.path | some v in gdpr.children_consent_by_parent} == {["datasets", 0, "legal_basis"]} with input.datasets as [ds]
+	}
+}
+
+test_minorities_and_adults_are_no_children if {
+	every subjects in [["ethnic_minorities"], ["patients"], ["employees"], ["kidney_patients"]] {
+		ds := patched(personal_ds, {"vulnerable_subjects": subjects, "legal_basis": "consent"})
+		count(gdpr.children_consent_by_parent) == 0 with input.datasets as [ds]
+	}
+}
+
 test_children_alone_need_no_art9_condition if {
 	ds := patched(personal_ds, {"special_categories": ["children"]})
 	count(gdpr.special_category_condition_required) == 0 with input.datasets as [ds]
@@ -418,10 +460,47 @@ test_fields_that_look_like_special_categories_fail if {
 	}
 }
 
+test_health_biometric_and_other_fields_by_their_usual_names_fail if {
+	fields := [
+		"heart_rate", "blood_glucose", "hba1c", "is_smoker", "alcohol_units", "sick_days", "cancer_stage",
+		"voice_embedding", "facial_landmarks", "selfie_path", "snp_array", "skin_colour", "party_affiliation",
+		"lgbtq_flag", "prior_arrests",
+	]
+	ds := patched(personal_ds, {"pii_fields": fields})
+	violations := gdpr.special_category_fields_declared with input.datasets as [ds]
+	count(violations) == count(fields)
+}
+
 test_field_false_friends_pass if {
 	ds := patched(personal_ds, {
-		"pii_fields": ["email", "device_fingerprint", "trace_id", "grace_period", "age", "postcode", "incremental_id"],
+		"pii_fields": [
+			"email", "device_fingerprint", "trace_id", "grace_period", "age", "postcode", "incremental_id",
+			"treatment_group", "face_value", "probation_period", "nearest_hospital_km", "stage_of_loan",
+			"engine_diagnosis_code", "diagnostic_trouble_code", "race_id", "race_finish_time", "ticket_symptom",
+		],
 		"sensitive_attributes": ["gender", "age_band"],
+	})
+	count(gdpr.special_category_fields_declared) == 0 with input.datasets as [ds]
+}
+
+test_fields_of_an_undeclared_category_fail_beside_a_declared_one if {
+	ds := patched(personal_ds, {
+		"sensitive_attributes": ["Gender", "Ethnicity", "religiousAffiliation", "union_member", "disability_status"],
+		"special_categories": ["racial_or_ethnic_origin"],
+		"special_category_condition": "employment_social_security",
+	})
+	violations := gdpr.special_category_fields_declared with input.datasets as [ds]
+	paths(violations) == {
+		["datasets", 0, "sensitive_attributes", 2],
+		["datasets", 0, "sensitive_attributes", 3],
+		["datasets", 0, "sensitive_attributes", 4],
+	}
+}
+
+test_categories_declared_in_other_words_cover_their_fields if {
+	ds := patched(personal_ds, {
+		"pii_fields": ["ethnic_group", "religion", "criminal_record_hit", "medicationList"],
+		"special_categories": ["ethnicity", "religious_or_philosophical_beliefs", "criminal_convictions", "health"],
 	})
 	count(gdpr.special_category_fields_declared) == 0 with input.datasets as [ds]
 }
@@ -432,6 +511,23 @@ test_declared_special_category_fields_pass if {
 }
 
 # MLCI-GDPR-012 transfer_mechanism_required
+
+test_subjects_in_an_eea_country_are_eea_subjects if {
+	settings := region_settings
+	every subjects in ["de", "germany", "Norway", "nl", "nordics", "eu-central-1"] {
+		ds := patched(personal_ds, {"region": "us-east-1", "data_subjects_region": subjects})
+		{v.path | some v in gdpr.transfer_mechanism_required} == {["datasets", 0, "region"]} with input.datasets as [ds]
+			with data.mlci_settings as settings
+	}
+}
+
+test_subjects_outside_the_eea_are_no_transfer if {
+	settings := region_settings
+	every subjects in ["us", "usa", "gb", "switzerland", "ca"] {
+		ds := patched(personal_ds, {"region": "us-east-1", "data_subjects_region": subjects})
+		count(gdpr.transfer_mechanism_required) == 0 with input.datasets as [ds] with data.mlci_settings as settings
+	}
+}
 
 test_transfer_of_eu_subjects_stored_outside_fails if {
 	settings := region_settings

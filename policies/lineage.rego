@@ -13,7 +13,8 @@ import rego.v1
 # description: >-
 #   Every dataset must name a fixed version - its version, or a dvc_rev (a DVC
 #   revision pins the data, as the schema says); a missing version or a moving
-#   label (latest, main, master, head...) in either makes training irreproducible.
+#   label (latest, main, master, head..., or a branch ref such as origin/main or
+#   refs/heads/main) in either makes training irreproducible.
 # custom:
 #   id: MLCI-LIN-001
 #   severity: high
@@ -152,7 +153,14 @@ dataset_label(ds, i) := name if {
 	is_string(name)
 } else := sprintf("#%d", [i])
 
-floating_label(label) if label in {"latest", "main", "master", "head", "trunk", "develop", "dev", "current", "stable", "nightly"}
+floating_label(label) if label in {
+	"latest", "main", "master", "head", "trunk", "develop", "development", "dev", "current", "stable",
+	"nightly", "snapshot", "newest", "tip", "edge", "*",
+}
+
+# A branch written as a git ref (origin/main, refs/heads/release, refs/remotes/origin/x)
+# or a revision relative to HEAD (HEAD~1, HEAD^) moves as its branch does.
+floating_label(label) if regex.match(`^(refs/heads/|refs/remotes/|origin/|upstream/|head[~^@])`, label)
 
 fixed_version(version) if {
 	is_number(version)

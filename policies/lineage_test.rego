@@ -127,6 +127,20 @@ test_dvc_rev_pins_version_and_checksum if {
 	count(lineage.dataset_checksum_required) == 0 with input.datasets as [ds]
 }
 
+test_branch_refs_and_relative_revisions_move if {
+	every revision in ["origin/main", "refs/heads/main", "refs/remotes/origin/release", "HEAD~1", "Snapshot", "*"] {
+		ds := {"name": "d", "uri": "dvc://data/train.csv", "dvc_rev": revision, "source": "x"}
+		{v.path | some v in lineage.dataset_version_pinned} == {["datasets", 0, "dvc_rev"]} with input.datasets as [ds]
+	}
+}
+
+test_tags_and_commits_as_refs_are_fixed if {
+	every revision in ["refs/tags/v2026.10", "v2026.10", "3f9c2d1a7b8e4f60a1c2d3e4f5a6b7c8d9e0f1a2", "release-2026-10"] {
+		ds := {"name": "d", "uri": "dvc://data/train.csv", "dvc_rev": revision, "source": "x"}
+		count(lineage.dataset_version_pinned) == 0 with input.datasets as [ds]
+	}
+}
+
 test_moving_dvc_rev_pins_nothing if {
 	ds := {"name": "d", "uri": "dvc://data/train.csv", "dvc_rev": "main", "source": "x"}
 	version_paths := {v.path | some v in lineage.dataset_version_pinned} with input.datasets as [ds]

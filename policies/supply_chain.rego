@@ -232,6 +232,9 @@ secret_kind(path, value) := kind if {
 	# per string instead of one per shape keeps this rule cheap on every engine.
 	regex.match(secret_shapes, value)
 	kind := secret_value_kind(value)
+} else := "contains a password in a connection string" if {
+	# Password=...; in ODBC / ADO.NET strings, ?password=... in JDBC URLs and query strings.
+	regex.match(connection_secret, lower(value))
 } else := "holds a literal secret" if {
 	key := last_key(path)
 	secret_name(key)
@@ -244,7 +247,11 @@ secret_kind(path, value) := kind if {
 	random_looking(token[0])
 }
 
-secret_shapes := `(AKIA|ASIA)[0-9A-Z]{16}|-----BEGIN|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|://[^/@:\s]+:[^/@\s]+@|eyJ[A-Za-z0-9_-]{8,}\.|AccountKey=|SharedAccess(Key|Signature)=|[?&]sig=|hf_[A-Za-z0-9]{30}|sk-|sk_live_|rk_live_|AIza[0-9A-Za-z_-]{35}|npm_[A-Za-z0-9]{36}|pypi-AgE|dapi[0-9a-f]{32}|[Bb]earer [A-Za-z0-9._~+/-]{20}|hooks\.slack\.com/|/api/webhooks/`
+secret_shapes := `(AKIA|ASIA)[0-9A-Z]{16}|-----BEGIN|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|://[^/@:\s]*:[^/@\s]+@|eyJ[A-Za-z0-9_-]{8,}\.|AccountKey=|SharedAccess(Key|Signature)=|[?&]sig=|hf_[A-Za-z0-9]{30}|sk-|sk_live_|rk_live_|AIza[0-9A-Za-z_-]{35}|npm_[A-Za-z0-9]{36}|pypi-AgE|dapi[0-9a-f]{32}|[Bb]earer [A-Za-z0-9._~+/-]{20}|hooks\.slack\.com/|/api/webhooks/`
+
+# A credential as one key=value of a connection or query string; a reference such as
+# Password=${DB_PASSWORD} or password=%(pw)s is none.
+connection_secret := `(^|[;?&\s])(password|passwd|pwd|pass|secret|client_?secret|token|access_?token|api_?key|account_?key)\s*=\s*[^;&\s$%{<*]`
 
 # Token prefixes must start a word: "risk-model-..." is no OpenAI key.
 boundary := `(^|[^A-Za-z0-9])`
@@ -260,7 +267,7 @@ secret_value_kind(value) := "looks like an AWS access key id" if {
 } else := "looks like a Slack token" if {
 	regex.match(concat("", [boundary, `xox[abposr]-[A-Za-z0-9-]{10,}`]), value)
 } else := "contains a password in a URL" if {
-	regex.match(`[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]+:[^/@\s$][^/@\s]*@`, value)
+	regex.match(`[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:[^/@\s$][^/@\s]*@`, value)
 } else := "looks like a JSON Web Token" if {
 	regex.match(concat("", [boundary, `eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`]), value)
 } else := "contains an Azure storage key or signature" if {
@@ -325,7 +332,7 @@ secret_word_at(words, p) if {
 }
 
 secret_word_at(words, p) if {
-	words[p] == "key"
+	words[p] in {"key", "keys"}
 	p > 0
 	words[p - 1] in {
 		"api", "access", "private", "secret", "account", "signing", "encryption", "master", "client",
@@ -356,7 +363,8 @@ false_friend_after(words, p) if {
 		"limit", "limits", "length", "len", "count", "size", "budget", "type", "ttl", "expiry", "expires",
 		"expiration", "policy", "rotation", "manager", "store", "provider", "header", "prefix", "env",
 		"var", "variable", "mount", "dir", "location", "version", "min", "max", "field", "column",
-		"required", "enabled", "source", "secret_ref",
+		"required", "enabled", "source", "secret_ref", "scope", "scopes", "audience", "issuer", "kind",
+		"format", "algorithm", "backend", "label", "description",
 	}
 }
 

@@ -119,6 +119,10 @@ secret_values := [
 	"AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q",
 	"Bearer abcdefghijklmnopqrstuvwxyz012345",
 	"https://hooks.slack.com/services/T0000000/B0000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+	"redis://:R3dis-Weather-Pw@cache.internal:6379/0",
+	"jdbc:postgresql://pg.internal:5432/geo?user=ml&password=Geo-Pass-2026",
+	"Server=tcp:mlsql.database.windows.net,1433;Database=fares;User ID=ml;Password=Pa55word-Fares!;Encrypt=true",
+	"Driver={ODBC Driver 18};Server=db;UID=ml;PWD=hunter22",
 ]
 
 test_secret_value_shapes_fail if {
@@ -133,6 +137,12 @@ test_secret_value_shapes_fail if {
 contains_any(text, values) if {
 	some v in values
 	contains(text, v)
+}
+
+test_plural_secret_names_fail if {
+	params := {"api_keys": ["k1-aaaaaaaa", "k2-bbbbbbbb"]}
+	violations := supply_chain.no_secrets_in_spec with input.training as patched(training, {"params": params})
+	paths(violations) == {["training", "params", "api_keys", 0], ["training", "params", "api_keys", 1]}
 }
 
 test_secret_key_names_anywhere_in_the_key_fail if {
@@ -183,6 +193,13 @@ test_false_friends_pass if {
 		"ssh_key": "keys/deploy.pem",
 		"service_account_key": "secrets/sa.json",
 		"compass_heading": "north",
+		"secret_scope": "ml-prod",
+		"token_audience": "sts.amazonaws.com",
+		"token_issuer": "https://token.actions.githubusercontent.com",
+		"secret_backend": "vault",
+		"password_policy": "strong",
+		"conn": "Server=tcp:db;Database=ml;Authentication=Active Directory Default;Password=${DB_PASSWORD}",
+		"report_url": "https://reports.citycab.eu/view?token_type=bearer&page=2",
 	}
 	count(supply_chain.no_secrets_in_spec) == 0 with input.training as patched(training, {"params": params})
 }
