@@ -211,22 +211,24 @@ def main() -> None:
                 f"{'ok' if costs['MB'] <= GOALS['P0 MB'] else 'MISSED'})"
             )
 
-        base_one = median(args.repeat, lambda: run([*conftest_cmd, one]))
-        print(row("P1 1 project, cold", base_one, median(args.repeat, lambda: cold(one)), "P1 cold"))
-        warm(one)
-        print(row("P1 1 project, warm cache", base_one, median(args.repeat, lambda: warm(one)), "P1 warm"))
-        if opa:
-            opa_one = median(args.repeat, lambda: cold(one, "--engine", "opa"))
-            print(row("   1 project, --engine opa", base_one, opa_one, None))
+        if "P1" not in skip:
+            base_one = median(args.repeat, lambda: run([*conftest_cmd, one]))
+            print(row("P1 1 project, cold", base_one, median(args.repeat, lambda: cold(one)), "P1 cold"))
+            warm(one)
+            print(row("P1 1 project, warm cache", base_one, median(args.repeat, lambda: warm(one)), "P1 warm"))
+            if opa:
+                opa_one = median(args.repeat, lambda: cold(one, "--engine", "opa"))
+                print(row("   1 project, --engine opa", base_one, opa_one, None))
 
-        base_tree = median(args.repeat, lambda: run([*conftest_cmd, *map(str, specs)]))
-        label = f"P2 {args.projects} projects"
-        print(row(f"{label}, cold", base_tree, median(args.repeat, lambda: cold(str(tree))), "P2 cold"))
-        warm(str(tree))
-        print(row(f"{label}, warm cache", base_tree, median(args.repeat, lambda: warm(str(tree))), "P2 warm"))
-        if opa:
-            opa_tree = median(args.repeat, lambda: cold(str(tree), "--engine", "opa"))
-            print(row(f"   {args.projects} projects, --engine opa", base_tree, opa_tree, None))
+        if "P2" not in skip:
+            base_tree = median(args.repeat, lambda: run([*conftest_cmd, *map(str, specs)]))
+            label = f"P2 {args.projects} projects"
+            print(row(f"{label}, cold", base_tree, median(args.repeat, lambda: cold(str(tree))), "P2 cold"))
+            warm(str(tree))
+            print(row(f"{label}, warm cache", base_tree, median(args.repeat, lambda: warm(str(tree))), "P2 warm"))
+            if opa:
+                opa_tree = median(args.repeat, lambda: cold(str(tree), "--engine", "opa"))
+                print(row(f"   {args.projects} projects, --engine opa", base_tree, opa_tree, None))
 
         if "P3" not in skip:
             floor = median(args.repeat, lambda: bare_jinja_floor(tree))
