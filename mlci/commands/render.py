@@ -79,17 +79,31 @@ def default_targets(spec: Spec) -> tuple[str, ...]:
 
 def plan_for(spec: Spec, out_dir: Path, targets: tuple[str, ...], root: Path | None = None) -> FilePlan:
     context = build_context(spec, out_dir, targets)
+    stamp = _Stamp.of(spec, out_dir)
     files: dict[str, str] = {}
     for target in targets:
         for rendered in RENDERERS[target].render(context):
-            files[rendered.path] = _marked(spec, out_dir, target, rendered.path, rendered.body)
+            files[rendered.path] = stamp.mark(target, rendered.path, rendered.body)
     return _file_plan(spec, out_dir, files, root or out_dir)
 
 
-def _marked(spec: Spec, out_dir: Path, target: str, path: str, body: str, layout: str = "") -> str:
-    spec_ref = _spec_ref(spec, out_dir)
-    inputs = hashlib.sha256(f"{spec.digest}\0{__version__}\0{target}\0{path}{layout}".encode()).hexdigest()
-    return with_marker(path, body, spec_ref, inputs, __version__)
+@dataclass(frozen=True)
+class _Stamp:
+    """What the markers of one spec's files in one folder share, computed once per folder
+    rather than once per file (resolving paths and hashing the spec dominated a profile)."""
+
+    spec_ref: str
+    spec_digest: str
+    layout: str = ""
+
+    @classmethod
+    def of(cls, spec: Spec, out_dir: Path, layout: str = "") -> _Stamp:
+        return cls(_spec_ref(spec, out_dir), spec.digest, layout)
+
+    def mark(self, target: str, path: str, body: str) -> str:
+        facts = f"{self.spec_digest}\0{__version__}\0{target}\0{path}{self.layout}"
+        inputs = hashlib.sha256(facts.encode()).hexdigest()
+        return with_marker(path, body, self.spec_ref, inputs, __version__)
 
 
 def _spec_ref(spec: Spec, out_dir: Path) -> str:
@@ -137,9 +151,15 @@ def monorepo_plans(
     context = build_context(spec, root, targets, generated_dir=folder, render_args=render_args)
     # The root pipeline's `rules: changes:` starts a GitLab child only when its folder changed:
     # the child itself runs unfiltered.
-    unfiltered = build_context(spec, root, targets, generated_dir=folder, render_args=render_args, path_filtered=False)
+    unfiltered = (
+        build_context(spec, root, targets, generated_dir=folder, render_args=render_args, path_filtered=False)
+        if "gitlab" in targets
+        else context  # only GitLab's child pipeline reads it
+    )
     at_root: dict[str, str] = {}
     in_project: dict[str, str] = {}
+    root_stamp = _Stamp.of(spec, root, "\0monorepo")
+    project_stamp = _Stamp.of(spec, spec.directory, "\0monorepo")
     for target in targets:
         target_context = unfiltered if target == "gitlab" else context
         if spec.typed.ci.repository_path == ".":
@@ -147,11 +167,9 @@ def monorepo_plans(
             target_context = {**target_context, "gitops": {**target_context["gitops"], "repository_path": folder}}
         for rendered in RENDERERS[target].render(target_context):
             if target == "github":
-                at_root[rendered.path] = _marked(spec, root, target, rendered.path, rendered.body, "\0monorepo")
+                at_root[rendered.path] = root_stamp.mark(target, rendered.path, rendered.body)
             else:
-                in_project[rendered.path] = _marked(
-                    spec, spec.directory, target, rendered.path, rendered.body, "\0monorepo"
-                )
+                in_project[rendered.path] = project_stamp.mark(target, rendered.path, rendered.body)
     project = MonorepoProject(spec.data["project"]["name"], folder, targets)
     # The root plan exists even without a file: its manifest records that the project belongs to
     # the monorepo, so rendering the project alone later is recognised (mlci/render/monorepo.py).
