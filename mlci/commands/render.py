@@ -185,11 +185,12 @@ def _absolute(path: Path) -> Path:
 
 def refuse_collisions(plans: list[FilePlan]) -> None:
     """Two specs of one command that would write the same file (or manifest): exit 2 naming both."""
-    owner: dict[Path, FilePlan] = {}
+    owner: dict[str, FilePlan] = {}
     for plan in plans:
+        # abspath normalises as _absolute does, on strings: this runs for every generated file.
+        folder = os.path.abspath(plan.out_dir)
         for rel in [*sorted(plan.files), plan.manifest_rel]:
-            target = _absolute(plan.out_dir / rel)
-            other = owner.setdefault(target, plan)
+            other = owner.setdefault(os.path.join(folder, rel), plan)
             if other is not plan:
                 shown = display_path(plan.out_dir / rel)
                 raise SpecCollision(shown, plan.spec_display, other.spec_display, "is rendered from")

@@ -18,6 +18,7 @@ delete goes through `SafeTree`, which refuses links below the trusted root.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -80,7 +81,9 @@ class FilePlan:
         return SafeTree(self.root or self.out_dir)
 
     def in_tree(self, rel: str) -> str:
-        return (self.prefix / rel).as_posix()
+        # `rel` is normalised (checked above), so joining strings is what PurePosixPath would do.
+        prefix = self.prefix.as_posix()
+        return rel if prefix == "." else f"{prefix}/{rel}"
 
     def manifest(self) -> str:
         document = {
@@ -132,20 +135,10 @@ def decide(plan: FilePlan, manifests: ManifestIndex | None = None) -> Decision:
     previous = _previous_files(plan, tree)
     (manifests or ManifestIndex()).refuse_files_of_others(plan, tree)
     decision = Decision()
-    for rel, content in sorted(plan.files.items()):
-        current = tree.read_text(plan.in_tree(rel))
-        if current is None:
-            decision.write[rel] = content
-            decision.stale.append((rel, "missing"))
-        elif sha256_text(current) == plan.digests[rel]:
-            decision.unchanged.append(rel)
-        else:
-            why = _why_different(plan, rel, current, previous.get(rel))
-            decision.write[rel] = content
-            if why == "out of date":
-                decision.stale.append((rel, why))
-            else:
-                decision.conflicts.append((rel, why))
+    planned = sorted(plan.files)
+    with contextlib.closing(tree.read_texts(plan.in_tree(rel) for rel in planned)) as texts:
+        for rel, (_, current) in zip(planned, texts, strict=True):
+            _decide_file(plan, decision, rel, current, previous)
     problems = []
     for rel in sorted(set(previous) - set(plan.files)):
         current = tree.read_text(plan.in_tree(rel))
@@ -165,6 +158,22 @@ def decide(plan: FilePlan, manifests: ManifestIndex | None = None) -> Decision:
         )
     decision.manifest_current = tree.read_text(plan.in_tree(plan.manifest_rel)) == plan.manifest()
     return decision
+
+
+def _decide_file(plan: FilePlan, decision: Decision, rel: str, current: str | None, previous: dict[str, str]) -> None:
+    content = plan.files[rel]
+    if current is None:
+        decision.write[rel] = content
+        decision.stale.append((rel, "missing"))
+    elif sha256_text(current) == plan.digests[rel]:
+        decision.unchanged.append(rel)
+    else:
+        why = _why_different(plan, rel, current, previous.get(rel))
+        decision.write[rel] = content
+        if why == "out of date":
+            decision.stale.append((rel, why))
+        else:
+            decision.conflicts.append((rel, why))
 
 
 def _why_different(plan: FilePlan, rel: str, current: str, recorded: str | None) -> str:
