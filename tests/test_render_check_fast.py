@@ -310,3 +310,28 @@ def test_the_code_fingerprint_covers_templates(tmp_path: Path, monkeypatch) -> N
     assert dockerfile.is_file()
     dockerfile.write_text(dockerfile.read_text() + "\n# changed\n")
     assert memo._code_fingerprint.__wrapped__() != before
+
+
+@pytest.mark.usefixtures("_restore_cwd")
+def test_each_manifest_is_read_a_fixed_number_of_times(tmp_path: Path, monkeypatch) -> None:
+    """The monorepo root's `.mlci` holds one manifest per project; checking each project
+    against the others' manifests must not read every manifest once per project (N²)."""
+    from collections import Counter
+
+    from mlci import safe_fs
+
+    _monorepo(tmp_path)
+    assert run_cli("render", ".").exit_code == 0
+    reads: Counter[str] = Counter()
+    real_read = safe_fs.SafeTree.read_bytes
+
+    def counting_read(self, rel, limit=safe_fs.MAX_READ_BYTES):  # a spy: the real read runs
+        reads[str(rel)] += 1
+        return real_read(self, rel, limit)
+
+    monkeypatch.setattr(safe_fs.SafeTree, "read_bytes", counting_read)
+    assert _check(monkeypatch, False, ".")[0] == 0
+    at_root = {rel: count for rel, count in reads.items() if rel.startswith(".mlci/")}
+    assert len(at_root) == 4  # three projects and the aggregators
+    # Its own plan reads it twice (the previous files, then whether it is current); the index once.
+    assert max(at_root.values()) <= 3, at_root
