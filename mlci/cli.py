@@ -141,7 +141,6 @@ def _write_report(text: str, path: str | None) -> None:
 def _write_outputs(result: Any, outputs: list[tuple[str, str | None]]) -> None:
     """Write what `-o` asked for: planned first (mlci/reporters/output.py), so two outputs for
     one file never overwrite each other by the luck of the options' order."""
-    from mlci.reporters.github import escape_data
     from mlci.reporters.output import planned_writes
 
     for write in planned_writes(result, outputs, tool_version=__version__):
@@ -158,6 +157,8 @@ def _write_outputs(result: Any, outputs: list[tuple[str, str | None]]) -> None:
                 if not write.best_effort:
                     raise UserError(f"{write.path}: cannot write: {exc.strerror or exc}") from None
                 # The annotations are the report; a summary we cannot write must not fail the check.
+                from mlci.reporters.github import escape_data
+
                 problem = f"could not write the step summary to {write.path}: {exc.strerror or exc}"
                 click.echo(f"::warning title=mlci::{escape_data(problem)}")
         else:
@@ -184,9 +185,9 @@ def validate(paths: tuple[str, ...], outputs: list[tuple[str, str | None]]) -> N
 @click.option(
     "--engine",
     type=click.Choice(["embedded", "opa"]),
-    default="embedded",
-    show_default=True,
-    help="Policy engine when no --opa-url is given: embedded (regopy, in-process) or opa (the binary on PATH).",
+    default=None,
+    help="Policy engine when no --opa-url is given: embedded (regopy, in-process) or opa (the binary on PATH). "
+    "Default: opa for 100 projects or more when it is installed, else embedded.",
 )
 @click.option("--opa-url", default=None, help="Decide on this OPA server (e.g. http://127.0.0.1:8181) instead.")
 @click.option(
@@ -236,7 +237,7 @@ def check(
     paths: tuple[str, ...],
     outputs: list[tuple[str, str | None]],
     fail_on: str,
-    engine: str,
+    engine: str | None,
     policy_dirs: tuple[Path, ...],
     data_files: tuple[Path, ...],
     now: str | None,
@@ -263,7 +264,9 @@ def check(
         waiver_files=waiver_files,
         cache=not no_cache,
     )
-    _finish(check_result(paths, options, Severity.parse(fail_on)), outputs)
+    debug = click.get_current_context().find_root().obj.get("debug")
+    note = (lambda text: click.echo(f"mlci: {text}", err=True)) if debug else None
+    _finish(check_result(paths, options, Severity.parse(fail_on), note), outputs)
 
 
 @cli.command()

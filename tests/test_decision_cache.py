@@ -40,13 +40,15 @@ def _rule_ids(proc: subprocess.CompletedProcess[str]) -> list[str]:
 
 
 def _entries(cache: Path) -> list[Path]:
-    return sorted((cache / "decisions-v1").glob("*.json"))
+    return sorted((cache / "decisions-v2").glob("*.json"))
 
 
 def _forge(entry: Path, findings: list[object], key: str | None = None) -> None:
     """Rewrite an entry with a valid unkeyed digest, as anyone with write access could."""
+    reads = json.loads(entry.read_bytes().partition(b"\n")[2])["reads"] if entry.exists() else []
     payload = json.dumps(
-        {"format": "mlci-decision-cache/1", "key": key or entry.stem, "findings": findings}, sort_keys=True
+        {"format": "mlci-decision-cache/2", "key": key or entry.stem, "findings": findings, "reads": reads},
+        sort_keys=True,
     ).encode()
     entry.write_bytes(b"sha256:" + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
 
