@@ -233,6 +233,14 @@ def validate(paths: tuple[str, ...], outputs: list[tuple[str, str | None]]) -> N
     is_flag=True,
     help="Evaluate every project, ignoring the decision cache (MLCI_CACHE_DIR, default ~/.cache/mlci).",
 )
+@click.option(
+    "--changed-since",
+    "changed_since",
+    metavar="REF",
+    default=None,
+    help="Check only the projects whose folder changed since the git revision REF (all of them when the "
+    "policies, policy data, waivers or settings changed).",
+)
 def check(
     paths: tuple[str, ...],
     outputs: list[tuple[str, str | None]],
@@ -246,6 +254,7 @@ def check(
     opa_timeout: float,
     waiver_files: tuple[Path, ...],
     no_cache: bool,
+    changed_since: str | None,
 ) -> None:
     """Validate specs and check them against the governance policies."""
     from mlci.commands.check import CheckOptions, check_result
@@ -263,10 +272,29 @@ def check(
         opa_timeout=opa_timeout,
         waiver_files=waiver_files,
         cache=not no_cache,
+        only=_changed_since(changed_since, (*policy_dirs, *data_files, *waiver_files)),
     )
     debug = click.get_current_context().find_root().obj.get("debug")
     note = (lambda text: click.echo(f"mlci: {text}", err=True)) if debug else None
     _finish(check_result(paths, options, Severity.parse(fail_on), note), outputs)
+
+
+def _changed_since(ref: str | None, shared_inputs: tuple[Path, ...]) -> Any:
+    """The filter of `--changed-since REF`: the specs a change touched (mlci/changed.py), or None."""
+    if ref is None:
+        return None
+    from mlci.changed import changed_files, touched_projects
+
+    config = click.get_current_context().find_root().obj.get("config")
+    shared = (*shared_inputs, *((Path(config.file),) if config is not None else ()))
+    changed = changed_files(ref)  # now: an unknown REF is exit 2 before any spec is read
+
+    def only(files: list[Path]) -> list[Path]:
+        touched = touched_projects(files, changed, shared)
+        click.echo(f"mlci: --changed-since {ref}: {len(touched)} of {len(files)} project(s) changed", err=True)
+        return touched
+
+    return only
 
 
 @cli.command()
