@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from mlci.policy.engines import PolicyEngine
     from mlci.policy.pack import PolicyPack
     from mlci.policy.waivers import Waiver
+    from mlci.safe_fs import ReadRecord
 
 # With no --engine, trees of at least this many projects are evaluated by the `opa` binary
 # when it is installed: one `opa eval` for all of them beats regopy past a few dozen projects
@@ -138,36 +139,26 @@ def _load_and_evaluate(
     answered: dict[Path, list[Finding]],
 ) -> None:
     """Load and validate `files`, then evaluate the valid ones the cache did not answer."""
-    from mlci.commands.common import load_and_validate_files
-
-    outcome = load_and_validate_files(files)
-    run.findings.extend(outcome.findings)
-    run.invalid_input = outcome.invalid_input
-    run.specs = outcome.specs
+    prepared = _prepare(files, set(answered))
+    run.findings.extend(prepared.findings)
+    run.invalid_input = prepared.invalid_input
+    run.specs = prepared.specs
     # The pack loads even when no spec is valid: a broken policy is reported either way.
     run.pack = _pack(options)
     run.rules = rule_metadata(run.pack)
     if cache is not None:
         cache.remember_rules(run.rules)
-    pending = [spec for spec in outcome.specs if spec.path not in answered]
-    if not pending:
+    if not prepared.pending:
         return
     from mlci.policy.evaluate import evaluate_inputs
-    from mlci.policy.facts import with_facts
-    from mlci.safe_fs import recording_reads
-
-    engine = engine or make_engine(options, run.engine)
-    progress.current().phase(f"checking {len(pending)} project(s) against the policies ({engine.name})")
-    inputs, reads = [], []
-    for spec in pending:
-        with recording_reads() as seen:  # the files the facts read: a hit replays them
-            inputs.append(with_facts(spec))
-        reads.append(seen)
-    per_spec = evaluate_inputs(engine, run.pack, pending, inputs, options.today)  # raises: nothing stored
     from mlci.policy.waivers import load_waiver_files
 
+    engine = engine or make_engine(options, run.engine)
+    pending = prepared.pending
+    progress.current().phase(f"checking {len(pending)} project(s) against the policies ({engine.name})")
+    per_spec = evaluate_inputs(engine, run.pack, pending, prepared.inputs, options.today)  # raises: nothing stored
     shared = load_waiver_files(options.waiver_files)
-    for spec, found, read in zip(pending, per_spec, reads, strict=True):
+    for spec, found, read in zip(pending, per_spec, prepared.reads, strict=True):
         final = _with_waivers(spec, found, run.pack, shared, options.today)
         answered[spec.path] = final
         key = keys.get(spec.path)
@@ -175,6 +166,73 @@ def _load_and_evaluate(
             cache.remember(key, spec.directory, final, read)
     if cache is not None:
         cache.prune()
+
+
+# From this many spec files on, loading and validating them (the YAML parser and the schema
+# validator, most of a cold check's time) is split across worker processes, one chunk each.
+PARALLEL_LOAD_FILES = 64
+
+
+@dataclass
+class _Prepared:
+    """Loaded specs and, for those still to evaluate, their policy inputs and the reads behind their facts."""
+
+    findings: list[Finding] = field(default_factory=list)
+    invalid_input: bool = False
+    specs: list[Spec] = field(default_factory=list)
+    pending: list[Spec] = field(default_factory=list)
+    inputs: list[dict[str, object]] = field(default_factory=list)
+    reads: list[list[ReadRecord]] = field(default_factory=list)
+
+
+def _prepare(files: list[Path], answered: set[Path], workers: int | None = None) -> _Prepared:
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    if len(files) < PARALLEL_LOAD_FILES or workers < 2:
+        return _prepare_chunk(files, answered)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = -(-len(files) // workers)
+    chunks = [files[i : i + size] for i in range(0, len(files), size)]
+    progress.current().phase(f"loading {len(files)} specs in {len(chunks)} processes")
+    try:
+        # fork: workers inherit the imported modules and the cache of the schema validator.
+        with ProcessPoolExecutor(len(chunks), mp_context=multiprocessing.get_context("fork")) as pool:
+            parts = list(pool.map(_prepare_quietly, chunks, [answered] * len(chunks)))
+    except Exception:
+        # An error (a file that vanished, a link): prepare here, where it is reported as usual.
+        return _prepare_chunk(files, answered)
+    whole = _Prepared()
+    for part in parts:
+        whole.findings += part.findings
+        whole.invalid_input = whole.invalid_input or part.invalid_input
+        whole.specs += part.specs
+        whole.pending += part.pending
+        whole.inputs += part.inputs
+        whole.reads += part.reads
+    return whole
+
+
+def _prepare_quietly(files: list[Path], answered: set[Path]) -> _Prepared:
+    with progress.silenced():
+        return _prepare_chunk(files, answered)
+
+
+def _prepare_chunk(files: list[Path], answered: set[Path]) -> _Prepared:
+    from mlci.commands.common import load_and_validate_files
+    from mlci.policy.facts import with_facts
+    from mlci.safe_fs import recording_reads
+
+    outcome = load_and_validate_files(files)
+    prepared = _Prepared(outcome.findings, outcome.invalid_input, outcome.specs)
+    for spec in outcome.specs:
+        if spec.path in answered:
+            continue
+        with recording_reads() as seen:  # the files the facts read: a cache hit replays them
+            prepared.inputs.append(with_facts(spec))
+        prepared.pending.append(spec)
+        prepared.reads.append(seen)
+    return prepared
 
 
 def _open_cache(options: CheckOptions, engine: str) -> RunCache | None:
