@@ -104,7 +104,7 @@ def _show_settings(ctx: click.Context, names: tuple[str, ...]) -> None:
                 else "default"
             )
         value = ctx.params[name]
-        shown = ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+        shown = ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value or "")
         click.echo(f"mlci: setting {name}={shown or '(none)'} from {origin}", err=True)
 
 
@@ -187,7 +187,7 @@ def validate(paths: tuple[str, ...], outputs: list[tuple[str, str | None]]) -> N
     type=click.Choice(["embedded", "opa"]),
     default=None,
     help="Policy engine when no --opa-url is given: embedded (regopy, in-process) or opa (the binary on PATH). "
-    "Default: opa for 100 projects or more when it is installed, else embedded.",
+    "Default: opa for 10 projects or more when it is installed, else embedded.",
 )
 @click.option("--opa-url", default=None, help="Decide on this OPA server (e.g. http://127.0.0.1:8181) instead.")
 @click.option(
