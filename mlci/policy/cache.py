@@ -198,6 +198,8 @@ class RunCache:
             return None
         try:
             for read in entry["reads"]:
+                if not _replayable(read):
+                    return None
                 root = folder if read["root"] == _HERE else Path(read["root"])
                 if read_outcome(root, read["op"], read["rel"], read["limit"]) != read["outcome"]:
                     return None
@@ -269,9 +271,9 @@ def _binary(executable: str) -> str:
 
 def _same(a: bytes, b: bytes) -> bool:
     """hmac.compare_digest (a constant-time comparison), without importing hmac on every run."""
-    from _hashlib import compare_digest
+    from _operator import _compare_digest  # what hmac.compare_digest falls back to, always built in
 
-    return compare_digest(a, b)
+    return _compare_digest(a, b)
 
 
 def _sha256(text: str) -> str:
@@ -292,6 +294,18 @@ def _code_fingerprint() -> str:
                 info = os.stat(path)
                 parts.append(f"{os.path.relpath(path, base)}:{info.st_size}:{info.st_mtime_ns}")
     return _sha256("\n".join(parts))
+
+
+def _replayable(read: Any) -> bool:
+    """A stored read mlci itself could have made: no unbounded read of some big file."""
+    from mlci.safe_fs import MAX_READ_BYTES
+
+    if not isinstance(read, dict) or read.get("op") not in ("bytes", "list"):
+        return False
+    limit = read.get("limit")
+    if type(limit) is not int or not 0 <= limit <= MAX_READ_BYTES:
+        return False
+    return all(isinstance(read.get(name), str) for name in ("root", "rel", "outcome"))
 
 
 def _read_to(read: ReadRecord, folder: Path) -> dict[str, Any]:
