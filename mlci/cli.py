@@ -104,7 +104,7 @@ def _show_settings(ctx: click.Context, names: tuple[str, ...]) -> None:
                 else "default"
             )
         value = ctx.params[name]
-        shown = ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+        shown = ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value or "")
         click.echo(f"mlci: setting {name}={shown or '(none)'} from {origin}", err=True)
 
 
@@ -141,7 +141,6 @@ def _write_report(text: str, path: str | None) -> None:
 def _write_outputs(result: Any, outputs: list[tuple[str, str | None]]) -> None:
     """Write what `-o` asked for: planned first (mlci/reporters/output.py), so two outputs for
     one file never overwrite each other by the luck of the options' order."""
-    from mlci.reporters.github import escape_data
     from mlci.reporters.output import planned_writes
 
     for write in planned_writes(result, outputs, tool_version=__version__):
@@ -158,6 +157,8 @@ def _write_outputs(result: Any, outputs: list[tuple[str, str | None]]) -> None:
                 if not write.best_effort:
                     raise UserError(f"{write.path}: cannot write: {exc.strerror or exc}") from None
                 # The annotations are the report; a summary we cannot write must not fail the check.
+                from mlci.reporters.github import escape_data
+
                 problem = f"could not write the step summary to {write.path}: {exc.strerror or exc}"
                 click.echo(f"::warning title=mlci::{escape_data(problem)}")
         else:
@@ -184,9 +185,9 @@ def validate(paths: tuple[str, ...], outputs: list[tuple[str, str | None]]) -> N
 @click.option(
     "--engine",
     type=click.Choice(["embedded", "opa"]),
-    default="embedded",
-    show_default=True,
-    help="Policy engine when no --opa-url is given: embedded (regopy, in-process) or opa (the binary on PATH).",
+    default=None,
+    help="Policy engine when no --opa-url is given: embedded (regopy, in-process) or opa (the binary on PATH). "
+    "Default: opa for 10 projects or more when it is installed, else embedded.",
 )
 @click.option("--opa-url", default=None, help="Decide on this OPA server (e.g. http://127.0.0.1:8181) instead.")
 @click.option(
@@ -232,11 +233,19 @@ def validate(paths: tuple[str, ...], outputs: list[tuple[str, str | None]]) -> N
     is_flag=True,
     help="Evaluate every project, ignoring the decision cache (MLCI_CACHE_DIR, default ~/.cache/mlci).",
 )
+@click.option(
+    "--changed-since",
+    "changed_since",
+    metavar="REF",
+    default=None,
+    help="Check only the projects whose folder changed since the git revision REF (all of them when the "
+    "policies, policy data, waivers or settings changed).",
+)
 def check(
     paths: tuple[str, ...],
     outputs: list[tuple[str, str | None]],
     fail_on: str,
-    engine: str,
+    engine: str | None,
     policy_dirs: tuple[Path, ...],
     data_files: tuple[Path, ...],
     now: str | None,
@@ -245,6 +254,7 @@ def check(
     opa_timeout: float,
     waiver_files: tuple[Path, ...],
     no_cache: bool,
+    changed_since: str | None,
 ) -> None:
     """Validate specs and check them against the governance policies."""
     from mlci.commands.check import CheckOptions, check_result
@@ -262,8 +272,29 @@ def check(
         opa_timeout=opa_timeout,
         waiver_files=waiver_files,
         cache=not no_cache,
+        only=_changed_since(changed_since, (*policy_dirs, *data_files, *waiver_files)),
     )
-    _finish(check_result(paths, options, Severity.parse(fail_on)), outputs)
+    debug = click.get_current_context().find_root().obj.get("debug")
+    note = (lambda text: click.echo(f"mlci: {text}", err=True)) if debug else None
+    _finish(check_result(paths, options, Severity.parse(fail_on), note), outputs)
+
+
+def _changed_since(ref: str | None, shared_inputs: tuple[Path, ...]) -> Any:
+    """The filter of `--changed-since REF`: the specs a change touched (mlci/changed.py), or None."""
+    if ref is None:
+        return None
+    from mlci.changed import changed_files, touched_projects
+
+    config = click.get_current_context().find_root().obj.get("config")
+    shared = (*shared_inputs, *((Path(config.file),) if config is not None else ()))
+    changed = changed_files(ref)  # now: an unknown REF is exit 2 before any spec is read
+
+    def only(files: list[Path]) -> list[Path]:
+        touched = touched_projects(files, changed, shared)
+        click.echo(f"mlci: --changed-since {ref}: {len(touched)} of {len(files)} project(s) changed", err=True)
+        return touched
+
+    return only
 
 
 @cli.command()

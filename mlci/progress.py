@@ -121,6 +121,17 @@ def counted(label: str, items: Sequence[T]) -> Iterator[T]:
 
 
 @contextlib.contextmanager
+def silenced() -> Iterator[None]:
+    """No progress line inside the block: for worker processes, whose parent draws it."""
+    global _current
+    previous, _current = _current, _SILENT
+    try:
+        yield
+    finally:
+        _current = previous
+
+
+@contextlib.contextmanager
 def shown(stream: TextIO | None = None) -> Iterator[Progress]:
     """A visible progress line while the block runs, when a person watches `stream` (default stderr)."""
     global _current

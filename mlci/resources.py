@@ -8,7 +8,6 @@ the very files that get packaged.
 from __future__ import annotations
 
 import functools
-from importlib import resources
 from pathlib import Path
 
 _KINDS = ("schemas", "policies", "templates")
@@ -19,7 +18,9 @@ def data_dir(kind: str) -> Path:
     """The directory holding the packaged `kind` files."""
     if kind not in _KINDS:
         raise ValueError(f"unknown data kind {kind!r}")
-    packaged = Path(str(resources.files("mlci"))) / "_data" / kind
+    # The package's folder, as importlib.resources.files("mlci") gives it for a package on disk,
+    # without importing importlib.resources (the start-up of `mlci check` on a cache hit).
+    packaged = Path(__file__).parent / "_data" / kind
     if packaged.is_dir():
         return packaged
     source_checkout = Path(__file__).resolve().parent.parent / kind

@@ -17,11 +17,14 @@ the current folder), not something found inside the tree.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import stat
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 
 from mlci.errors import UserError
 
@@ -31,6 +34,52 @@ _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(o
 TMP_SUFFIX = ".mlci-tmp"
 # Generated files are small; a huge file at a generated path is someone else's, not worth reading whole.
 MAX_READ_BYTES = 32 * 1024 * 1024
+_T = TypeVar("_T")
+# The reads made while `recording_reads()` is active: the decision cache replays them to
+# tell whether the files a decision depended on (policy facts) are unchanged.
+_recorded: list[ReadRecord] | None = None
+
+
+@dataclass(frozen=True)
+class ReadRecord:
+    """One read below a root and what it saw: `read_outcome` of the same read sees the same."""
+
+    root: Path
+    op: str  # "bytes" (read_bytes, read_text) or "list" (list_folder)
+    rel: str
+    limit: int
+    outcome: str
+
+
+@contextlib.contextmanager
+def recording_reads() -> Iterator[list[ReadRecord]]:
+    """Record every SafeTree read made inside the block (an inner block hides its reads from the outer)."""
+    global _recorded
+    previous, _recorded = _recorded, []
+    try:
+        yield _recorded
+    finally:
+        _recorded = previous
+
+
+def read_outcome(root: Path, op: str, rel: str, limit: int = 0) -> str:
+    """What a read sees now, as a short text: the content's digest, "missing", or the error it raises."""
+    tree = SafeTree(root)
+    try:
+        return _outcome(tree._list_folder(rel) if op == "list" else tree._read_bytes(rel, limit))
+    except (OSError, UserError, ValueError) as exc:
+        return _error_outcome(exc)
+
+
+def _outcome(seen: bytes | list[str] | None) -> str:
+    if seen is None:
+        return "missing"
+    body = seen if isinstance(seen, bytes) else "\0".join(seen).encode("utf-8", "surrogateescape")
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def _error_outcome(exc: BaseException) -> str:
+    return f"error:{type(exc).__name__}:{exc}"
 
 
 class UnsafePathError(UserError):
@@ -162,6 +211,20 @@ class SafeTree:
 
     def read_bytes(self, rel: str | PurePosixPath, limit: int = MAX_READ_BYTES) -> bytes | None:
         """The file's bytes, at most `limit` + 1 of them; None when it (or a folder above it) does not exist."""
+        return self._recorded("bytes", rel, limit, lambda: self._read_bytes(rel, limit))
+
+    def _recorded(self, op: str, rel: str | PurePosixPath, limit: int, read: Callable[[], _T]) -> _T:
+        if _recorded is None:
+            return read()
+        try:
+            seen = read()
+        except (OSError, UserError, ValueError) as exc:
+            _recorded.append(ReadRecord(self.root, op, str(rel), limit, _error_outcome(exc)))
+            raise
+        _recorded.append(ReadRecord(self.root, op, str(rel), limit, _outcome(seen)))  # type: ignore[arg-type]
+        return seen
+
+    def _read_bytes(self, rel: str | PurePosixPath, limit: int) -> bytes | None:
         parts = relative_parts(rel)
         with self._folder(parts[:-1], create=False) as folder:
             return None if folder is None else self._read_in(folder, parts, limit)
@@ -263,6 +326,9 @@ class SafeTree:
 
     def list_folder(self, rel: str | PurePosixPath) -> list[str]:
         """Names in a folder below the root ([] when it does not exist)."""
+        return self._recorded("list", rel, 0, lambda: self._list_folder(rel))
+
+    def _list_folder(self, rel: str | PurePosixPath) -> list[str]:
         parts = relative_parts(rel)
         with self._folder(parts, create=False) as folder:
             return sorted(os.listdir(folder)) if folder is not None else []

@@ -40,13 +40,15 @@ def _rule_ids(proc: subprocess.CompletedProcess[str]) -> list[str]:
 
 
 def _entries(cache: Path) -> list[Path]:
-    return sorted((cache / "decisions-v1").glob("*.json"))
+    return sorted((cache / "decisions-v2").glob("*.json"))
 
 
 def _forge(entry: Path, findings: list[object], key: str | None = None) -> None:
     """Rewrite an entry with a valid unkeyed digest, as anyone with write access could."""
+    reads = json.loads(entry.read_bytes().partition(b"\n")[2])["reads"] if entry.exists() else []
     payload = json.dumps(
-        {"format": "mlci-decision-cache/1", "key": key or entry.stem, "findings": findings}, sort_keys=True
+        {"format": "mlci-decision-cache/2", "key": key or entry.stem, "findings": findings, "reads": reads},
+        sort_keys=True,
     ).encode()
     entry.write_bytes(b"sha256:" + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
 
@@ -188,3 +190,81 @@ def test_the_cache_follows_xdg_cache_home(tmp_path: Path, monkeypatch: pytest.Mo
     spec = _project(tmp_path)
     assert _check(spec, env={"XDG_CACHE_HOME": str(tmp_path / "xdg")}).returncode == 1
     assert len(_entries(tmp_path / "xdg" / "mlci")) == 1
+
+
+def _iris(tmp_path: Path) -> Path:
+    """The iris example with the files its facts read: requirements.txt and the model card."""
+    folder = tmp_path / "iris"
+    folder.mkdir()
+    source = ROOT / "examples" / "iris-classifier"
+    for name in ("mlproject.yaml", "requirements.txt"):
+        (folder / name).write_bytes((source / name).read_bytes())
+    (folder / "docs").mkdir()
+    (folder / "docs" / "model_card.md").write_text("# Model card\n", encoding="utf-8")
+    return folder / "mlproject.yaml"
+
+
+def test_a_hit_is_not_served_after_the_requirements_file_changes(tmp_path: Path, cache_dir: Path) -> None:
+    spec = _iris(tmp_path)
+    assert _check(spec).returncode == 0
+    assert _check(spec).returncode == 0  # answered from the cache
+    requirements = spec.parent / "requirements.txt"
+    requirements.write_text(requirements.read_text(encoding="utf-8") + "requests>=2\n", encoding="utf-8")
+    changed = _check(spec)
+    assert changed.returncode == 1 and "MLCI-SUP-006" in _rule_ids(changed)
+    requirements.unlink()  # gone: the facts say so, and the decision follows them
+    assert "MLCI-SUP-006" not in _rule_ids(_check(spec))
+
+
+def test_a_hit_is_not_served_after_a_referenced_document_vanishes(tmp_path: Path, cache_dir: Path) -> None:
+    spec = _iris(tmp_path)
+    policies = tmp_path / "org"
+    policies.mkdir()
+    (policies / "card.rego").write_text(
+        "package mlci.card\nimport rego.v1\n"
+        'deny contains {"msg": "no model card file"} if { not input.mlci_facts.documents["governance.model_card"] }\n',
+        encoding="utf-8",
+    )
+    assert _check(spec, "--policies", str(policies)).returncode == 0
+    (spec.parent / "docs" / "model_card.md").unlink()
+    gone = _check(spec, "--policies", str(policies))
+    assert gone.returncode == 1 and "mlci.card.deny" in _rule_ids(gone)
+    # A link where the card was is no document either (facts never follow links).
+    (spec.parent / "docs" / "model_card.md").symlink_to(tmp_path / "elsewhere.md")
+    (tmp_path / "elsewhere.md").write_text("# card\n", encoding="utf-8")
+    assert "mlci.card.deny" in _rule_ids(_check(spec, "--policies", str(policies)))
+
+
+def test_a_changed_waivers_file_is_not_answered_by_the_old_decision(tmp_path: Path, cache_dir: Path) -> None:
+    spec = _project(tmp_path)
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text("waivers: []\n", encoding="utf-8")
+    assert _check(spec, "--waivers", str(waivers)).returncode == 1
+    waivers.write_text(
+        "waivers:\n  - rule: MLCI-EVAL-001\n    path: '$.**'\n    reason: accepted for the pilot\n"
+        "    approved_by: security-lead\n    expires: '2026-12-01'\n",
+        encoding="utf-8",
+    )
+    again = _check(spec, "--waivers", str(waivers))
+    statuses = {f["rule_id"]: f["status"] for f in json.loads(again.stdout)["findings"]}
+    assert statuses.get("MLCI-EVAL-001") == "waived", again.stdout
+
+
+def test_a_hit_imports_no_parser_validator_pack_or_engine(tmp_path: Path, cache_dir: Path) -> None:
+    spec = _iris(tmp_path)
+    assert _check(spec).returncode == 0
+    probe = (
+        "import sys\nfrom mlci.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit as exc:\n    code = exc.code\n"
+        "heavy = [m for m in ('ruamel.yaml', 'jsonschema', 'regopy', 'mlci.policy.pack', 'mlci.spec', 'mlci.schema')"
+        " if m in sys.modules]\n"
+        "print('EXIT', code, 'HEAVY', heavy, file=sys.stderr)\n"
+    )
+    command = ["check", str(spec), "--now", TODAY, "-o", "sarif"]
+    hit = subprocess.run([sys.executable, "-c", probe, *command], capture_output=True, text=True, check=False)
+    assert "EXIT 0 HEAVY []" in hit.stderr, hit.stderr
+    # The rules' metadata (SARIF) comes from the cache too, the same as when evaluated.
+    fresh = subprocess.run(
+        [sys.executable, "-m", "mlci", *command, "--no-cache"], capture_output=True, text=True, check=False
+    )
+    assert json.loads(hit.stdout)["runs"][0]["tool"] == json.loads(fresh.stdout)["runs"][0]["tool"]

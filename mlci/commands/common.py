@@ -7,15 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlci import progress
-from mlci.command_checks import command_findings
-from mlci.cron_checks import cron_findings
 from mlci.discover import display_path, find_specs
 from mlci.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USER_ERROR, InputError, UserError
 from mlci.findings import Finding, Severity, failing, sort_findings
 from mlci.loader import Spec, load_spec
 from mlci.reporters.output import CommandResult
-from mlci.schema import validate_spec
-from mlci.spec_checks import check_spec
 
 
 @dataclass
@@ -48,6 +44,13 @@ def load_and_validate(paths: tuple[str, ...]) -> Outcome:
 
 def load_and_validate_files(found: list[Path]) -> Outcome:
     """Load these spec files (as `find_specs` found them); broken files and schema errors become findings."""
+    # Here, not at the top: `mlci check` answered by the decision cache imports this module
+    # (parse_today) but never the schema validator.
+    from mlci.command_checks import command_findings
+    from mlci.cron_checks import cron_findings
+    from mlci.schema import validate_spec
+    from mlci.spec_checks import check_spec
+
     outcome = Outcome()
     for path in progress.counted("loading specs", found):
         try:

@@ -1,12 +1,21 @@
-"""A cache of policy decisions: an unchanged project is not evaluated again the same day.
+"""A cache of `mlci check` decisions: an unchanged project is not loaded or evaluated again.
 
-One entry per spec holds the findings the pack gave it, before waivers (they are applied
-afresh on every run). Its key hashes everything the decision depends on: the pack's
-modules (built-in and --policies), the policy data (settings, --data) and today's date,
-the spec's text and displayed path, its repository facts (facts.py), the engine, the mlci
-version and mlci's own code.
-Only decisions the engine reached are stored; an engine error is never cached, and the
-OPA server engine is never cached at all (its policies live on the server).
+One entry per spec holds its findings as `mlci check` reports them: the pack's findings
+with waivers applied. Its key hashes everything they depend on, read as raw bytes, so that
+a hit needs no YAML parser, schema validator or policy engine (nothing heavy is imported):
+
+- the run: the Rego files and settings.json of the built-in pack and of every --policies
+  folder, the --data files, the --waivers files, today's date, the engine (and the opa
+  binary's path, size and mtime), the mlci version and mlci's own files (code, schema);
+- the spec: its displayed path and its bytes.
+
+The repository facts a decision reads (facts.py: a requirements file, the documents the
+spec names) lie outside the key: every read they make goes through SafeTree, which records
+it (safe_fs.recording_reads), and an entry keeps those reads with what each saw. A hit
+replays them: a file that changed, appeared or vanished since makes the entry a miss.
+
+Only decisions the engine reached on valid specs are stored; an engine error is never
+cached, and the OPA server engine is never cached at all (its policies live on the server).
 
 Entries live under MLCI_CACHE_DIR, else $XDG_CACHE_HOME/mlci, else ~/.cache/mlci; the
 rendered jobs may persist that folder with the CI's cache. Every entry carries a digest of
@@ -22,11 +31,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import hmac
 import json
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,19 +42,16 @@ from typing import Any
 
 from mlci import __version__
 from mlci.findings import Finding, Severity, Status
-from mlci.loader import Spec
-from mlci.policy.engines import PolicyEngine
-from mlci.policy.evaluate import evaluate_specs
-from mlci.policy.pack import PolicyPack
+from mlci.safe_fs import ReadRecord, read_outcome
 
-FORMAT = "mlci-decision-cache/1"
-ENTRY_DIR = "decisions-v1"
+FORMAT = "mlci-decision-cache/2"
+ENTRY_DIR = "decisions-v2"  # one entry per spec
+RUN_DIR = "runs-v2"  # one entry per run key: the rules' metadata, so a full hit never loads the pack
 CACHEABLE_ENGINES = ("embedded", "opa")
 KEEP_SECONDS = 3 * 86400  # keys include the date: older entries can only be hit with --now
 MAX_ENTRY_BYTES = 4 << 20
-# What an entry stores of a finding; policy findings have no `extra`. A field Finding gains
-# later makes every stored entry a miss until _finding_to writes it.
-_FIELDS = sorted(f.name for f in dataclasses.fields(Finding) if f.name != "extra")
+_FIELDS = sorted(f.name for f in dataclasses.fields(Finding))
+_HERE = "."  # a read rooted at the spec's own folder, wherever the checkout lies
 
 
 def cache_root() -> Path:
@@ -61,43 +65,18 @@ def cache_root() -> Path:
 
 @dataclass
 class DecisionCache:
+    """Signed JSON entries in one folder: `load` believes only an intact entry for its key."""
+
     directory: Path
     secret: bytes | None = None
 
     @classmethod
-    def from_environment(cls) -> DecisionCache:
+    def from_environment(cls, folder: str = ENTRY_DIR) -> DecisionCache:
         secret = os.environ.get("MLCI_CACHE_SECRET")
-        return cls(cache_root() / ENTRY_DIR, secret.encode() if secret else None)
+        return cls(cache_root() / folder, secret.encode() if secret else None)
 
-    # Keys ---------------------------------------------------------------------------------
-
-    @staticmethod
-    def run_key(pack: PolicyPack, data: dict[str, Any], engine: PolicyEngine) -> str:
-        """The part of every key this run shares: pack, data (with today), engine, mlci."""
-        facts = {
-            "format": FORMAT,
-            "mlci": __version__,
-            "code": _code_fingerprint(),
-            "engine": engine.name,
-            "executable": str(getattr(engine, "executable", "") or ""),
-            "modules": sorted(pack.modules.items()),
-            "data": data,
-        }
-        return _sha256(json.dumps(facts, sort_keys=True, ensure_ascii=False, default=str))
-
-    @staticmethod
-    def spec_key(run_key: str, spec: Spec) -> str:
-        from mlci.policy.facts import spec_facts
-
-        # The repository facts too: a deleted model card changes the decision, not the spec.
-        facts = json.dumps(spec_facts(spec), sort_keys=True)
-        # NUL-separated: neither a path, a hex digest nor JSON contains one.
-        return _sha256(f"{run_key}\0{spec.display_path}\0{spec.text}\0{facts}")
-
-    # Entries ------------------------------------------------------------------------------
-
-    def load(self, key: str) -> list[Finding] | None:
-        """The findings stored under `key`, or None for a miss (absent, unreadable, altered)."""
+    def load(self, key: str) -> dict[str, Any] | None:
+        """The entry stored under `key`, or None for a miss (absent, unreadable, altered)."""
         try:
             fd = os.open(self.directory / f"{key}.json", os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         except OSError:
@@ -115,25 +94,23 @@ class DecisionCache:
             if fd >= 0:
                 os.close(fd)
         signature, _, payload = raw.partition(b"\n")
-        if not hmac.compare_digest(signature, self._sign(payload)):
+        if not _same(signature, self._sign(payload)):
             return None
         try:
             entry = json.loads(payload)
-            if entry.get("format") != FORMAT or entry.get("key") != key:
-                return None
-            return [_finding_from(item) for item in entry["findings"]]
-        except (ValueError, TypeError, KeyError, AttributeError):
+        except ValueError:
             return None
+        if not isinstance(entry, dict) or entry.get("format") != FORMAT or entry.get("key") != key:
+            return None
+        return entry
 
-    def store(self, key: str, findings: Sequence[Finding]) -> None:
+    def store(self, key: str, content: dict[str, Any]) -> None:
         """Write one entry atomically; a cache that cannot be written is skipped, not an error."""
-        payload = json.dumps(
-            {"format": FORMAT, "key": key, "findings": [_finding_to(f) for f in findings]},
-            sort_keys=True,
-            ensure_ascii=False,
-        ).encode()
+        payload = json.dumps({**content, "format": FORMAT, "key": key}, sort_keys=True, ensure_ascii=False).encode()
         if not self._usable_directory():
             return
+        import tempfile
+
         try:
             # mkstemp creates a new file (O_EXCL); os.replace renames over the name itself,
             # so neither follows a symlink planted at the entry's path.
@@ -170,34 +147,133 @@ class DecisionCache:
 
     def _sign(self, payload: bytes) -> bytes:
         if self.secret is not None:
+            import hmac
+
             return b"hmac-sha256:" + hmac.new(self.secret, payload, hashlib.sha256).hexdigest().encode()
         return b"sha256:" + hashlib.sha256(payload).hexdigest().encode()
 
 
-def evaluate_with_cache(
-    engine: PolicyEngine, pack: PolicyPack, specs: Sequence[Spec], today: str, cache: DecisionCache | None
-) -> list[Finding]:
-    """`evaluate_specs`, answering unchanged specs from the cache and evaluating only the rest
-    (in one engine call). Findings come back spec by spec, in the order of `specs`."""
-    if cache is None or engine.name not in CACHEABLE_ENGINES:
-        return evaluate_specs(engine, pack, specs, today)
-    shared = cache.run_key(pack, pack.data(today), engine)
-    keys = [cache.spec_key(shared, spec) for spec in specs]
-    known = [cache.load(key) for key in keys]
-    # One evaluation per key: the same file named twice (a symlinked folder) is one decision.
-    unique = {key: spec for spec, key, hit in zip(specs, keys, known, strict=True) if hit is None}
-    misses = list(unique.values())
-    fresh: dict[str, list[Finding]] = {spec.display_path: [] for spec in misses}
-    if misses:
-        for finding in evaluate_specs(engine, pack, misses, today):  # raises on an engine error: nothing stored
-            fresh.setdefault(finding.file, []).append(finding)
-        for key, spec in unique.items():
-            cache.store(key, fresh[spec.display_path])
-        cache.prune()
-    out: list[Finding] = []
-    for spec, hit in zip(specs, known, strict=True):
-        out.extend(fresh[spec.display_path] if hit is None else hit)
-    return out
+@dataclass(frozen=True)
+class RunInputs:
+    """What every decision of one `mlci check` depends on besides the spec and its facts."""
+
+    policy_dirs: tuple[Path, ...]
+    data_files: tuple[Path, ...]
+    waiver_files: tuple[Path, ...]
+    today: str
+    engine: str
+    executable: str = ""  # the opa binary, for --engine opa
+
+
+class RunCache:
+    """One check's view of the cache: per-spec decisions and the run's rule metadata."""
+
+    def __init__(self, decisions: DecisionCache, runs: DecisionCache, run_key: str) -> None:
+        self.decisions = decisions
+        self.runs = runs
+        self.run_key = run_key
+
+    @classmethod
+    def open(cls, inputs: RunInputs) -> RunCache | None:
+        """The cache for this run; None when the engine is not cached or an input cannot be
+        read (the full check then reports that input's problem)."""
+        if inputs.engine not in CACHEABLE_ENGINES:
+            return None
+        key = run_key(inputs)
+        if key is None:
+            return None
+        return cls(DecisionCache.from_environment(), DecisionCache.from_environment(RUN_DIR), key)
+
+    def spec_key(self, display_path: str, content: bytes) -> str:
+        """The key of a spec: the run's, its displayed path (findings name it) and its bytes."""
+        shown = display_path.encode("utf-8", "surrogateescape")
+        # NUL-separated: neither a hex digest nor a path contains one.
+        return hashlib.sha256(self.run_key.encode() + b"\0" + shown + b"\0" + content).hexdigest()
+
+    def findings(self, key: str, folder: Path) -> list[Finding] | None:
+        """The stored findings of a spec in `folder`, if its entry is intact and every file
+        read for its facts still reads the same; else None (a miss)."""
+        entry = self.decisions.load(key)
+        if entry is None:
+            return None
+        try:
+            for read in entry["reads"]:
+                if not _replayable(read):
+                    return None
+                root = folder if read["root"] == _HERE else Path(read["root"])
+                if read_outcome(root, read["op"], read["rel"], read["limit"]) != read["outcome"]:
+                    return None
+            return [_finding_from(item) for item in entry["findings"]]
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return None
+
+    def remember(self, key: str, folder: Path, findings: Sequence[Finding], reads: Sequence[ReadRecord]) -> None:
+        stored = [_finding_to(finding) for finding in findings]
+        if any(item is None for item in stored):
+            return  # a finding JSON cannot carry exactly: evaluate it again next time
+        self.decisions.store(key, {"findings": stored, "reads": [_read_to(read, folder) for read in reads]})
+
+    def rules(self) -> dict[str, dict[str, object]] | None:
+        entry = self.runs.load(self.run_key)
+        rules = entry.get("rules") if entry is not None else None
+        return rules if isinstance(rules, dict) and all(isinstance(v, dict) for v in rules.values()) else None
+
+    def remember_rules(self, rules: dict[str, dict[str, object]]) -> None:
+        if self.rules() != rules:
+            self.runs.store(self.run_key, {"rules": rules})
+
+    def prune(self) -> None:
+        self.decisions.prune()
+        self.runs.prune()
+
+
+def run_key(inputs: RunInputs) -> str | None:
+    """The hash of everything a run's decisions depend on, from raw bytes (no parsing);
+    None when one of the files cannot be read."""
+    from mlci.resources import data_dir
+
+    digest = hashlib.sha256()
+
+    def add(part: str | bytes) -> None:
+        data = part.encode("utf-8", "surrogateescape") if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "big") + data)  # length-prefixed: no two inputs run together
+
+    for text in (FORMAT, __version__, _code_fingerprint(), inputs.today, inputs.engine, _binary(inputs.executable)):
+        add(text)
+    try:
+        # The folders and files load_pack reads, the same way.
+        for directory, label in [(data_dir("policies"), "mlci"), *((d, str(d)) for d in inputs.policy_dirs)]:
+            add(label)
+            for path in sorted(directory.rglob("*.rego")):
+                add(path.relative_to(directory).as_posix())
+                add(path.read_bytes())
+            settings = directory / "settings.json"
+            add(settings.read_bytes() if settings.is_file() else b"\0absent")
+        for kind, files in (("data", inputs.data_files), ("waivers", inputs.waiver_files)):
+            add(kind)
+            for path in files:
+                add(str(path))
+                add(path.read_bytes())
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _binary(executable: str) -> str:
+    if not executable:
+        return ""
+    try:
+        info = os.stat(executable)
+    except OSError:
+        return executable
+    return f"{executable}:{info.st_size}:{info.st_mtime_ns}"
+
+
+def _same(a: bytes, b: bytes) -> bool:
+    """hmac.compare_digest (a constant-time comparison), without importing hmac on every run."""
+    from _operator import _compare_digest  # what hmac.compare_digest falls back to, always built in
+
+    return _compare_digest(a, b)
 
 
 def _sha256(text: str) -> str:
@@ -205,17 +281,46 @@ def _sha256(text: str) -> str:
 
 
 def _code_fingerprint() -> str:
-    """Size and mtime of mlci's own modules: an edited checkout (editable install) never
-    reuses decisions made by other code under the same version number."""
-    package = Path(__file__).resolve().parent.parent
+    """Size and mtime of mlci's own files (modules, schema, packaged data): an edited checkout
+    (editable install) never reuses decisions made by other code under the same version number."""
+    from mlci.resources import data_dir
+
     parts = []
-    for path in sorted(package.rglob("*.py")):
-        info = path.stat()
-        parts.append(f"{path.relative_to(package).as_posix()}:{info.st_size}:{info.st_mtime_ns}")
+    for base in (Path(__file__).resolve().parent.parent, data_dir("schemas")):
+        for folder, dirs, files in os.walk(base):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                path = os.path.join(folder, name)
+                info = os.stat(path)
+                parts.append(f"{os.path.relpath(path, base)}:{info.st_size}:{info.st_mtime_ns}")
     return _sha256("\n".join(parts))
 
 
-def _finding_to(finding: Finding) -> dict[str, Any]:
+def _replayable(read: Any) -> bool:
+    """A stored read mlci itself could have made: no unbounded read of some big file."""
+    from mlci.safe_fs import MAX_READ_BYTES
+
+    if not isinstance(read, dict) or read.get("op") not in ("bytes", "list"):
+        return False
+    limit = read.get("limit")
+    if type(limit) is not int or not 0 <= limit <= MAX_READ_BYTES:
+        return False
+    return all(isinstance(read.get(name), str) for name in ("root", "rel", "outcome"))
+
+
+def _read_to(read: ReadRecord, folder: Path) -> dict[str, Any]:
+    root = _HERE if read.root == folder else str(read.root.resolve())
+    return {"root": root, "op": read.op, "rel": read.rel, "limit": read.limit, "outcome": read.outcome}
+
+
+def _finding_to(finding: Finding) -> dict[str, Any] | None:
+    """The finding as JSON, or None when its `extra` would not come back identical."""
+    extra = dict(finding.extra)
+    try:
+        if json.loads(json.dumps(extra)) != extra:
+            return None
+    except (TypeError, ValueError):
+        return None
     return {
         "rule_id": finding.rule_id,
         "severity": int(finding.severity),
@@ -229,6 +334,7 @@ def _finding_to(finding: Finding) -> dict[str, Any]:
         "title": finding.title,
         "controls": list(finding.controls),
         "source": finding.source,
+        "extra": extra,
     }
 
 
@@ -241,10 +347,12 @@ def _finding_from(raw: Any) -> Finding:
         raise ValueError("not a finding")
     if not all(type(raw[name]) is int for name in ("severity", "line", "column")):
         raise ValueError("not a finding")
-    path, controls = raw["path"], raw["controls"]
+    path, controls, extra = raw["path"], raw["controls"], raw["extra"]
     if not isinstance(path, list) or not all(type(p) is int or isinstance(p, str) for p in path):
         raise ValueError("not a finding")
     if not isinstance(controls, list) or not all(isinstance(c, str) for c in controls):
+        raise ValueError("not a finding")
+    if not isinstance(extra, dict):
         raise ValueError("not a finding")
     return Finding(
         rule_id=raw["rule_id"],
@@ -259,4 +367,5 @@ def _finding_from(raw: Any) -> Finding:
         title=raw["title"],
         controls=tuple(controls),
         source=raw["source"],
+        extra=extra,
     )

@@ -32,11 +32,16 @@ from mlci.policy.pack import PolicyPack
 def evaluate_specs(engine: PolicyEngine, pack: PolicyPack, specs: Sequence[Spec], today: str) -> list[Finding]:
     from mlci.policy.facts import with_facts
 
-    documents = engine.evaluate(pack, pack.data(today), [with_facts(spec) for spec in specs])
-    findings: list[Finding] = []
-    for spec, document in zip(specs, documents, strict=True):
-        findings.extend(findings_for(spec, document, pack, engine.name))
-    return findings
+    per_spec = evaluate_inputs(engine, pack, specs, [with_facts(spec) for spec in specs], today)
+    return [finding for findings in per_spec for finding in findings]
+
+
+def evaluate_inputs(
+    engine: PolicyEngine, pack: PolicyPack, specs: Sequence[Spec], inputs: list[dict[str, Any]], today: str
+) -> list[list[Finding]]:
+    """The findings of each spec, from its policy input (`facts.with_facts`), in one engine call."""
+    documents = engine.evaluate(pack, pack.data(today), inputs)
+    return [findings_for(spec, document, pack, engine.name) for spec, document in zip(specs, documents, strict=True)]
 
 
 def findings_for(spec: Spec, decision: Any, pack: PolicyPack, engine: str) -> list[Finding]:
