@@ -33,8 +33,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import stat
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +41,7 @@ from typing import Any
 from mlci import __version__
 from mlci.findings import Finding, Severity, Status
 from mlci.safe_fs import ReadRecord, read_outcome
+from mlci.signed_cache import SignedStore, sha256_text
 
 FORMAT = "mlci-decision-cache/2"
 ENTRY_DIR = "decisions-v2"  # one entry per spec
@@ -54,103 +53,8 @@ _FIELDS = sorted(f.name for f in dataclasses.fields(Finding))
 _HERE = "."  # a read rooted at the spec's own folder, wherever the checkout lies
 
 
-def cache_root() -> Path:
-    explicit = os.environ.get("MLCI_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    # The XDG spec says relative paths are invalid and must be ignored.
-    return (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache") / "mlci"
-
-
-@dataclass
-class DecisionCache:
-    """Signed JSON entries in one folder: `load` believes only an intact entry for its key."""
-
-    directory: Path
-    secret: bytes | None = None
-
-    @classmethod
-    def from_environment(cls, folder: str = ENTRY_DIR) -> DecisionCache:
-        secret = os.environ.get("MLCI_CACHE_SECRET")
-        return cls(cache_root() / folder, secret.encode() if secret else None)
-
-    def load(self, key: str) -> dict[str, Any] | None:
-        """The entry stored under `key`, or None for a miss (absent, unreadable, altered)."""
-        try:
-            fd = os.open(self.directory / f"{key}.json", os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        except OSError:
-            return None
-        try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ENTRY_BYTES:
-                return None
-            with os.fdopen(fd, "rb") as handle:
-                fd = -1
-                raw = handle.read(MAX_ENTRY_BYTES + 1)
-        except OSError:
-            return None
-        finally:
-            if fd >= 0:
-                os.close(fd)
-        signature, _, payload = raw.partition(b"\n")
-        if not _same(signature, self._sign(payload)):
-            return None
-        try:
-            entry = json.loads(payload)
-        except ValueError:
-            return None
-        if not isinstance(entry, dict) or entry.get("format") != FORMAT or entry.get("key") != key:
-            return None
-        return entry
-
-    def store(self, key: str, content: dict[str, Any]) -> None:
-        """Write one entry atomically; a cache that cannot be written is skipped, not an error."""
-        payload = json.dumps({**content, "format": FORMAT, "key": key}, sort_keys=True, ensure_ascii=False).encode()
-        if not self._usable_directory():
-            return
-        import tempfile
-
-        try:
-            # mkstemp creates a new file (O_EXCL); os.replace renames over the name itself,
-            # so neither follows a symlink planted at the entry's path.
-            fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
-        except OSError:
-            return
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(self._sign(payload) + b"\n" + payload)
-            os.replace(temporary, self.directory / f"{key}.json")
-        except OSError:
-            Path(temporary).unlink(missing_ok=True)
-
-    def prune(self, now: float | None = None) -> None:
-        """Remove entries (and stray temporary files) older than KEEP_SECONDS."""
-        cutoff = (now or time.time()) - KEEP_SECONDS
-        try:
-            with os.scandir(self.directory) as entries:
-                for entry in entries:
-                    old = entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff
-                    if old and entry.name.endswith(".json"):
-                        Path(entry.path).unlink(missing_ok=True)
-        except OSError:
-            pass
-
-    def _usable_directory(self) -> bool:
-        """The entry folder exists, or was made, and is a real folder of ours, not a symlink."""
-        try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            info = os.lstat(self.directory)
-        except OSError:
-            return False
-        return stat.S_ISDIR(info.st_mode) and (not hasattr(os, "getuid") or info.st_uid == os.getuid())
-
-    def _sign(self, payload: bytes) -> bytes:
-        if self.secret is not None:
-            import hmac
-
-            return b"hmac-sha256:" + hmac.new(self.secret, payload, hashlib.sha256).hexdigest().encode()
-        return b"sha256:" + hashlib.sha256(payload).hexdigest().encode()
+def _store(folder: str) -> SignedStore:
+    return SignedStore.in_cache(folder, FORMAT, KEEP_SECONDS, MAX_ENTRY_BYTES)
 
 
 @dataclass(frozen=True)
@@ -168,7 +72,7 @@ class RunInputs:
 class RunCache:
     """One check's view of the cache: per-spec decisions and the run's rule metadata."""
 
-    def __init__(self, decisions: DecisionCache, runs: DecisionCache, run_key: str) -> None:
+    def __init__(self, decisions: SignedStore, runs: SignedStore, run_key: str) -> None:
         self.decisions = decisions
         self.runs = runs
         self.run_key = run_key
@@ -182,7 +86,7 @@ class RunCache:
         key = run_key(inputs)
         if key is None:
             return None
-        return cls(DecisionCache.from_environment(), DecisionCache.from_environment(RUN_DIR), key)
+        return cls(_store(ENTRY_DIR), _store(RUN_DIR), key)
 
     def spec_key(self, display_path: str, content: bytes) -> str:
         """The key of a spec: the run's, its displayed path (findings name it) and its bytes."""
@@ -269,17 +173,6 @@ def _binary(executable: str) -> str:
     return f"{executable}:{info.st_size}:{info.st_mtime_ns}"
 
 
-def _same(a: bytes, b: bytes) -> bool:
-    """hmac.compare_digest (a constant-time comparison), without importing hmac on every run."""
-    from _operator import _compare_digest  # what hmac.compare_digest falls back to, always built in
-
-    return _compare_digest(a, b)
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def _code_fingerprint() -> str:
     """Size and mtime of mlci's own files (modules, schema, packaged data): an edited checkout
     (editable install) never reuses decisions made by other code under the same version number."""
@@ -293,7 +186,7 @@ def _code_fingerprint() -> str:
                 path = os.path.join(folder, name)
                 info = os.stat(path)
                 parts.append(f"{os.path.relpath(path, base)}:{info.st_size}:{info.st_mtime_ns}")
-    return _sha256("\n".join(parts))
+    return sha256_text("\n".join(parts))
 
 
 def _replayable(read: Any) -> bool:

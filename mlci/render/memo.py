@@ -28,14 +28,9 @@ MLCI_RENDER_MEMO=0 turns it off.
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 import json
 import os
 import platform
-import stat
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,23 +38,15 @@ from typing import Any
 from mlci import __version__
 from mlci.findings import Finding, Severity, Status
 from mlci.resources import data_dir
+from mlci.signed_cache import SignedStore, sha256_text
 
 FORMAT = "mlci-render-memo/1"
 ENTRY_DIR = "render-v1"
 KEEP_SECONDS = 14 * 86400  # an entry not used for two weeks is removed
-MAX_ENTRY_BYTES = 1 << 20
+MAX_ENTRY_BYTES = (1 << 20) + 200  # the payload and its signature line
 _SHA256_HEX = frozenset("0123456789abcdef")
 # What an entry stores of a finding (render's own findings have no `extra`).
 _FINDING_FIELDS = ("rule_id", "severity", "message", "file", "line", "column", "path", "remediation", "title", "source")
-
-
-def cache_root() -> Path:
-    """The user cache folder; the same rule as the decision cache (mlci/policy/cache.py)."""
-    explicit = os.environ.get("MLCI_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    return (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache") / "mlci"
 
 
 @dataclass(frozen=True)
@@ -80,15 +67,13 @@ class Recalled:
 
 @dataclass
 class RenderMemo:
-    directory: Path
-    secret: bytes | None = None
+    store: SignedStore
 
     @classmethod
     def from_environment(cls) -> RenderMemo | None:
         if os.environ.get("MLCI_RENDER_MEMO", "1") in ("0", "false", "no", "off"):
             return None
-        secret = os.environ.get("MLCI_CACHE_SECRET")
-        return cls(cache_root() / ENTRY_DIR, secret.encode() if secret else None)
+        return cls(SignedStore.in_cache(ENTRY_DIR, FORMAT, KEEP_SECONDS, MAX_ENTRY_BYTES))
 
     # Keys ---------------------------------------------------------------------------------
 
@@ -106,98 +91,31 @@ class RenderMemo:
                 "resolved": str(spec_path.resolve()),
                 "folder_resolved": str(spec_path.parent.resolve()),
                 "shown": display,
-                "sha256": _sha256(text),
+                "sha256": sha256_text(text),
             },
             "cwd": [os.getcwd(), str(Path.cwd().resolve())],
             "layout": layout,
         }
-        return _sha256(json.dumps(facts, sort_keys=True, ensure_ascii=False, default=str))
+        return sha256_text(json.dumps(facts, sort_keys=True, ensure_ascii=False, default=str))
 
     # Entries ------------------------------------------------------------------------------
 
     def recall(self, key: str) -> Recalled | None:
         """The render stored under `key`, or None (absent, unreadable, altered, malformed)."""
-        raw = self._read(self.directory / f"{key}.json")
-        if raw is None:
-            return None
-        signature, _, payload = raw.partition(b"\n")
-        if not hmac.compare_digest(signature, self._sign(payload)):
+        entry = self.store.load(key)
+        if entry is None:
             return None
         try:
-            entry = json.loads(payload)
-            if entry.get("format") != FORMAT or entry.get("key") != key:
-                return None
             return _recalled_from(entry["render"])
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
 
     def remember(self, key: str, recalled: Recalled) -> None:
-        """Store one entry atomically; a memo that cannot be written is skipped, not an error."""
-        payload = json.dumps(
-            {"format": FORMAT, "key": key, "render": _recalled_to(recalled)}, sort_keys=True, ensure_ascii=False
-        ).encode("utf-8", "surrogatepass")
-        if len(payload) > MAX_ENTRY_BYTES or not self._usable_directory():
-            return
-        try:
-            # mkstemp creates a new file (O_EXCL); os.replace renames over the name itself,
-            # so neither follows a symlink planted at the entry's path.
-            fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
-        except OSError:
-            return
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(self._sign(payload) + b"\n" + payload)
-            os.replace(temporary, self.directory / f"{key}.json")
-        except OSError:
-            Path(temporary).unlink(missing_ok=True)
+        """Store one entry; a memo that cannot be written (or too big) is skipped, not an error."""
+        self.store.store(key, {"render": _recalled_to(recalled)})
 
     def prune(self, now: float | None = None) -> None:
-        """Remove entries (and stray temporary files) older than KEEP_SECONDS."""
-        cutoff = (now or time.time()) - KEEP_SECONDS
-        try:
-            with os.scandir(self.directory) as entries:
-                for entry in entries:
-                    old = entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff
-                    if old and entry.name.endswith(".json"):
-                        Path(entry.path).unlink(missing_ok=True)
-        except OSError:
-            pass
-
-    def _read(self, path: Path) -> bytes | None:
-        try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        except OSError:
-            return None
-        try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ENTRY_BYTES + 200:
-                return None
-            with os.fdopen(fd, "rb") as handle:
-                fd = -1
-                return handle.read(MAX_ENTRY_BYTES + 201)
-        except OSError:
-            return None
-        finally:
-            if fd >= 0:
-                os.close(fd)
-
-    def _usable_directory(self) -> bool:
-        """The entry folder exists, or was made, and is a real folder of ours, not a symlink."""
-        try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            info = os.lstat(self.directory)
-        except OSError:
-            return False
-        return stat.S_ISDIR(info.st_mode) and (not hasattr(os, "getuid") or info.st_uid == os.getuid())
-
-    def _sign(self, payload: bytes) -> bytes:
-        if self.secret is not None:
-            return b"hmac-sha256:" + hmac.new(self.secret, payload, hashlib.sha256).hexdigest().encode()
-        return b"sha256:" + hashlib.sha256(payload).hexdigest().encode()
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        self.store.prune(now)
 
 
 @functools.cache
@@ -219,7 +137,7 @@ def _code_fingerprint() -> str:
             if path.is_file() and "__pycache__" not in path.parts:
                 info = path.stat()
                 parts.append(f"{path.as_posix()}:{info.st_size}:{info.st_mtime_ns}")
-    return _sha256("\n".join(parts))
+    return sha256_text("\n".join(parts))
 
 
 def _recalled_to(recalled: Recalled) -> dict[str, Any]:
