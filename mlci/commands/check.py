@@ -19,7 +19,8 @@ from mlci.reporters.output import CommandResult
 @dataclass(frozen=True)
 class CheckOptions:
     engine: str = "embedded"
-    policy_dirs: tuple[Path, ...] = ()
+    policy_dirs: tuple[str | Path, ...] = ()  # folders, bundles, pinned git URLs (mlci/policy/sources)
+    policy_key: Path | None = None  # verifies signed bundles
     data_files: tuple[Path, ...] = ()
     today: str = ""
     opa_url: str | None = None
@@ -42,7 +43,7 @@ def run_check(
     paths: tuple[str, ...], options: CheckOptions, engine: PolicyEngine | None = None
 ) -> tuple[Outcome, PolicyPack]:
     outcome = load_and_validate(paths)
-    pack = load_pack(options.policy_dirs, options.data_files)
+    pack = load_pack(options.policy_dirs, options.data_files, options.policy_key)
     if outcome.specs:
         engine = engine or make_engine(options)
         progress.current().phase(f"checking {len(outcome.specs)} project(s) against the policies")
