@@ -54,6 +54,7 @@ def is_git_url(text: str) -> bool:
 
 def parse_git_url(text: str, schemes: tuple[str, ...] = SCHEMES) -> GitSource:
     """`git+<scheme>://...@<commit>[#subdirectory=<folder>]`. Raises UserError (exit 2)."""
+    text = _redacted(text)  # what errors show: never a password or token written into the URL
     rest = text[len(PREFIX) :]
     rest, _, fragment = rest.partition("#")
     base, at, ref = rest.rpartition("@")
@@ -62,7 +63,7 @@ def parse_git_url(text: str, schemes: tuple[str, ...] = SCHEMES) -> GitSource:
         allowed = ", ".join(f"git+{s}://" for s in schemes)
         raise UserError(f"{text}: a policy repository URL starts with one of {allowed}")
     userinfo = parts.netloc.rpartition("@")[0]
-    if (userinfo and parts.scheme != "ssh") or ":" in userinfo:
+    if (userinfo and parts.scheme != "ssh") or "***" in userinfo:
         raise UserError(f"{text}: credentials do not belong in the URL (logs show it); use a git credential helper")
     if not at or "/" in ref or not ref:
         raise UserError(f"{text}: pin the policy repository to a full commit id: {PREFIX}{rest}@<40-hex commit>")
@@ -72,6 +73,11 @@ def parse_git_url(text: str, schemes: tuple[str, ...] = SCHEMES) -> GitSource:
             "so pin the policies to the full 40-hex commit (git rev-parse <ref>)"
         )
     return GitSource(base, ref.lower(), _subdirectory(text, fragment))
+
+
+def _redacted(text: str) -> str:
+    """The URL with a password (`user:secret@`) replaced by `***`."""
+    return re.sub(r"^(git\+[a-z]+://[^/@:]*):[^/@]*@", r"\1:***@", text)
 
 
 def _subdirectory(text: str, fragment: str) -> str:
