@@ -268,6 +268,28 @@ def test_public_key_signatures_verify_and_another_key_pair_is_refused(
     assert "another key" in bad.stderr
 
 
+def test_a_public_key_without_the_signing_extra_names_it(cli, tmp_path: Path, monkeypatch) -> None:
+    import sys
+
+    private, public = _key_pair(tmp_path, "ec")
+    signed = _build(
+        POLICIES / "main_deny", tmp_path / "b.tar.gz", "--signing-key", str(private), "--signing-alg", "ES256"
+    )
+    monkeypatch.setitem(sys.modules, "cryptography", None)  # as on a core install, where it is absent
+    result = _check(cli, "--policies", str(signed), "--policy-key", str(public))
+    assert result.exit_code == 2
+    assert "pip install 'mlci[signing]'" in result.stderr
+
+
+def test_a_plain_tar_of_a_folder_is_a_bundle_too(cli, tmp_path: Path) -> None:
+    folder = POLICIES / "main_deny"
+    bundle = tmp_path / "plain.tar.gz"
+    subprocess.run(["tar", "-C", str(folder), "-czf", str(bundle), "."], check=True)
+    result = _check(cli, "--policies", _pinned(bundle))
+    assert result.exit_code == 1, result.stderr
+    assert _findings(result) == [("main.deny", "high", "team ml-platform may not ship from here", 3)]
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 

@@ -66,7 +66,7 @@ def open_source(entry: str | Path, key: VerificationKey | None = None) -> Policy
     if path.is_dir():
         if pin is not None:
             raise UserError(f"{text}: a sha256 pin applies to a bundle archive, not to a folder")
-        return folder_source(path, path_text if isinstance(entry, str) else str(entry))
+        return folder_source(path, str(path))  # as click's Path gave it: "policies/" is "policies"
     if path.is_file() and path.name.endswith(BUNDLE_SUFFIXES):
         return _bundle_source(path, path_text, pin, key)
     if not path.exists():

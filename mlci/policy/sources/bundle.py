@@ -119,6 +119,8 @@ def _members(raw: bytes, shown: str) -> dict[str, bytes]:
                 count += 1
                 if count > MAX_MEMBERS:
                     raise UserError(f"{shown}: a policy bundle holds at most {MAX_MEMBERS} entries")
+                if member.isdir() and member.name.strip("/") in ("", "."):
+                    continue  # the archive's own top (`tar -C dir -czf b.tar.gz .`)
                 name = _member_name(shown, member.name)
                 if member.isdir():
                     continue
