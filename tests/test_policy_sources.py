@@ -406,6 +406,15 @@ def test_packages_outside_the_manifest_roots_are_refused(cli, tmp_path: Path) ->
     assert "package main lies outside the bundle's roots" in result.stderr
 
 
+@pytest.mark.parametrize("manifest", ['{"rego_version": 0}', '{"file_rego_versions": {"/p.rego": 0}}'])
+def test_a_bundle_of_rego_v0_is_refused(cli, tmp_path: Path, manifest: str) -> None:
+    contents = {"/.manifest": manifest.encode(), "/p.rego": REGO}
+    bundle = _archive(tmp_path, *(_member(name) for name in contents), contents=contents)
+    result = _check(cli, "--policies", _pinned(bundle))
+    assert result.exit_code == 2
+    assert "declares Rego v0 modules" in result.stderr
+
+
 # --- git ----------------------------------------------------------------------------------
 
 

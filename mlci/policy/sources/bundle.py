@@ -188,6 +188,10 @@ def _manifest(shown: str, content: bytes | None) -> tuple[tuple[str, ...], str]:
         raise UserError(f"{shown}/{MANIFEST}: must be a JSON object")
     if value.get("wasm"):
         raise UserError(f"{shown}/{MANIFEST}: a wasm bundle holds no Rego; build it with `opa build --target rego`")
+    per_file = value.get("file_rego_versions")
+    versions = [value.get("rego_version", 1), *(per_file.values() if isinstance(per_file, dict) else [])]
+    if any(version != 1 for version in versions):
+        raise UserError(f"{shown}/{MANIFEST}: declares Rego v0 modules; mlci reads Rego v1 (run `opa fmt --v1`)")
     roots = value.get("roots", [""])
     if not isinstance(roots, list) or not all(isinstance(r, str) for r in roots):
         raise UserError(f"{shown}/{MANIFEST}: roots must be a list of strings")

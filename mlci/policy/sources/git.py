@@ -32,6 +32,11 @@ CONFIG_SCHEMES = ("https", "ssh")  # a repository's config may not read the runn
 GIT_TIMEOUT = 120.0
 MAX_FILES = 2000
 MAX_BYTES = 32 << 20
+SETTINGS_FILE = "settings.json"
+# The runner's own git settings that may stay: how it reaches hosts (ssh command, CA bundle, proxy)
+# and its global config (credential helpers). Everything else GIT_* (GIT_DIR, GIT_CONFIG_PARAMETERS,
+# alternates, GIT_ALLOW_PROTOCOL...) could point git elsewhere or re-open what is closed here.
+_KEPT_GIT_VARIABLES = ("GIT_SSH", "GIT_SSH_COMMAND", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "GIT_PROXY_COMMAND")
 _COMMIT = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 
 
@@ -98,6 +103,7 @@ def read_git_source(source: GitSource, cache: Path) -> dict[str, bytes]:
     folder = source.subdirectory or "."
     listing = _git(source, repository, "ls-tree", "-r", "-z", "--full-tree", source.commit, "--", folder)
     entries: list[tuple[str, str]] = []
+    found = False
     for record in filter(None, listing.split(b"\0")):
         meta, _, raw_path = record.partition(b"\t")
         mode, kind, oid = meta.decode().split()
@@ -105,17 +111,17 @@ def read_git_source(source: GitSource, cache: Path) -> dict[str, bytes]:
         if source.subdirectory and not path.startswith(f"{source.subdirectory}/"):
             continue
         relative = path[len(source.subdirectory) + 1 :] if source.subdirectory else path
-        if kind == "commit":
-            continue  # a submodule: never fetched, never read
+        found = True
+        if kind == "commit" or not (relative.endswith(".rego") or relative == SETTINGS_FILE):
+            continue  # what a folder source ignores too; a submodule is never fetched nor read
         if mode == "120000":
             raise UserError(f"{source.label}/{relative}: is a symbolic link; a policy repository holds plain files")
         entries.append((relative, oid))
-    if not entries:
+        if len(entries) > MAX_FILES:
+            raise UserError(f"{source.label}: a policy folder holds at most {MAX_FILES} Rego files")
+    if not found:
         raise UserError(f"{source.label}: no such folder at that commit, or it is empty")
-    if len(entries) > MAX_FILES:
-        raise UserError(f"{source.label}: a policy folder holds at most {MAX_FILES} files")
-    wanted = [(relative, oid) for relative, oid in entries if relative.endswith(".rego") or relative == "settings.json"]
-    return {relative: _blob(source, repository, oid) for relative, oid in wanted}
+    return {relative: _blob(source, repository, oid) for relative, oid in entries}
 
 
 def _blob(source: GitSource, repository: Path, oid: str) -> bytes:
@@ -155,10 +161,9 @@ def _fetched(source: GitSource, cache: Path) -> Path:
 
 
 def _environment() -> dict[str, str]:
-    # Nothing from the caller's environment may point git elsewhere (GIT_DIR, GIT_CONFIG_*,
-    # alternates...); the user's global config stays, for credential helpers and proxies.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(GIT_TERMINAL_PROMPT="0", GIT_SSH_COMMAND="ssh -o BatchMode=yes", GIT_CONFIG_NOSYSTEM="1")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in _KEPT_GIT_VARIABLES}
+    env["GIT_TERMINAL_PROMPT"] = "0"  # a missing credential fails the fetch (exit 3), never waits
+    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
     return env
 
 
