@@ -469,6 +469,9 @@ def test_git_sources_refuse_symlinks_credentials_and_escaping_subdirectories(cli
     assert "link.rego: is a symbolic link" in linked.stderr
     escaping = _check(cli, "--policies", f"git+file://{repo}@{commit}#subdirectory=../other")
     assert escaping.exit_code == 2
+    option = _check(cli, "--policies", f"git+ssh://-oProxyCommand=touch%20pwned/org/p.git@{commit}")
+    assert option.exit_code == 2
+    assert "not a repository URL with a host name" in option.stderr
     secret = _check(cli, "--policies", f"git+https://user:token@example.org/org/p.git@{commit}")
     assert secret.exit_code == 2
     assert "credentials do not belong in the URL" in secret.stderr

@@ -59,6 +59,8 @@ def open_source(entry: str | Path, key: VerificationKey | None = None) -> Policy
     from mlci.policy.sources import git
 
     text = str(entry)
+    if not text.strip():
+        raise UserError("--policies needs a folder, a .tar.gz bundle or a git+ URL, not an empty value")
     if git.is_git_url(text):
         return _git_source(git.parse_git_url(text))
     path_text, pin = split_pin(text)

@@ -67,6 +67,10 @@ def parse_git_url(text: str, schemes: tuple[str, ...] = SCHEMES) -> GitSource:
     if parts.scheme not in schemes:
         allowed = ", ".join(f"git+{s}://" for s in schemes)
         raise UserError(f"{text}: a policy repository URL starts with one of {allowed}")
+    host = parts.netloc.rpartition("@")[2]
+    if host.startswith("-") or (parts.scheme != "file" and not host):
+        # A host such as "-oProxyCommand=..." would be an option to ssh.
+        raise UserError(f"{text}: not a repository URL with a host name")
     userinfo = parts.netloc.rpartition("@")[0]
     if (userinfo and parts.scheme != "ssh") or "***" in userinfo:
         raise UserError(f"{text}: credentials do not belong in the URL (logs show it); use a git credential helper")
