@@ -17,13 +17,16 @@ so a changed bundle or commit is a different pack.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mlci.errors import UserError
 from mlci.policy.settings import DataFile, read_data_document, read_data_file, read_data_text
 from mlci.policy.sources.signing import UntrustedBundle, VerificationKey
+
+if TYPE_CHECKING:
+    from mlci.policy.sources.git import GitSource
 
 SETTINGS_FILE = "settings.json"
 BUNDLE_SUFFIXES = (".tar.gz", ".tgz")
@@ -40,7 +43,7 @@ class PolicySource:
     rego: dict[str, str]  # path inside the source -> Rego source
     data: tuple[DataFile, ...] = ()
     roots: tuple[str, ...] = ("",)  # a bundle manifest's roots: what its packages and data may define
-    extra: dict[str, Any] = field(default_factory=dict)
+    revision: str = ""  # a bundle manifest's revision, or a git source's commit
 
 
 def split_pin(entry: str) -> tuple[str, str | None]:
@@ -107,7 +110,7 @@ def _bundle_source(path: Path, shown: str, pin: str | None, key: VerificationKey
                 raise UserError(f"{where}: data at {outside} lies outside the bundle's roots {list(content.roots)}")
         data.append(document)
     _refuse_packages_outside_roots(shown, content.rego, content.roots)
-    return PolicySource(shown, content.rego, tuple(data), content.roots, {"revision": content.revision})
+    return PolicySource(shown, content.rego, tuple(data), content.roots, content.revision)
 
 
 def _refuse_packages_outside_roots(shown: str, rego: dict[str, str], roots: tuple[str, ...]) -> None:
@@ -127,7 +130,7 @@ def _decode(where: str, raw: bytes) -> str:
         raise UserError(f"{where}: not valid UTF-8") from None
 
 
-def _git_source(source: Any) -> PolicySource:
+def _git_source(source: GitSource) -> PolicySource:
     from mlci.policy.cache import cache_root
     from mlci.policy.sources.git import read_git_source
 
@@ -137,4 +140,4 @@ def _git_source(source: Any) -> PolicySource:
     if SETTINGS_FILE in files:
         where = f"{source.label}/{SETTINGS_FILE}"
         data = (read_data_text(_decode(where, files[SETTINGS_FILE]), where),)
-    return PolicySource(source.label, rego, data)
+    return PolicySource(source.label, rego, data, revision=source.commit)
