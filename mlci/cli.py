@@ -57,6 +57,16 @@ def _fail_on_option() -> Any:
     )
 
 
+def _policy_key_option() -> Any:
+    return click.option(
+        "--policy-key",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="Verify every --policies bundle's signature with this key: an HMAC secret, or a PEM public key "
+        "(RS256/ES256, needs mlci[signing]). A bundle that is unsigned, altered or signed otherwise is exit 2.",
+    )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mlci")
 @click.option("--debug", is_flag=True, help="Show tracebacks of mlci's own errors, and where each setting came from.")
@@ -207,9 +217,11 @@ def validate(paths: tuple[str, ...], outputs: list[tuple[str, str | None]]) -> N
     "--policies",
     "policy_dirs",
     multiple=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder of your own Rego policies, added to the built-in pack (repeatable).",
+    metavar="SOURCE",
+    help="Your own Rego policies, added to the built-in pack (repeatable): a folder, an OPA bundle "
+    "(bundle.tar.gz, signed or pinned as bundle.tar.gz#sha256=HEX) or git+https://…/repo.git@COMMIT#subdirectory=DIR.",
 )
+@_policy_key_option()
 @click.option(
     "--data",
     "data_files",
@@ -246,7 +258,8 @@ def check(
     outputs: list[tuple[str, str | None]],
     fail_on: str,
     engine: str | None,
-    policy_dirs: tuple[Path, ...],
+    policy_dirs: tuple[str, ...],
+    policy_key: Path | None,
     data_files: tuple[Path, ...],
     now: str | None,
     opa_url: str | None,
@@ -265,6 +278,7 @@ def check(
     options = CheckOptions(
         engine=engine,
         policy_dirs=policy_dirs,
+        policy_key=policy_key,
         data_files=data_files,
         today=parse_today(now),
         opa_url=opa_url,
@@ -272,11 +286,17 @@ def check(
         opa_timeout=opa_timeout,
         waiver_files=waiver_files,
         cache=not no_cache,
-        only=_changed_since(changed_since, (*policy_dirs, *data_files, *waiver_files)),
+        only=_changed_since(changed_since, (*_local_sources(policy_dirs), *data_files, *waiver_files)),
     )
     debug = click.get_current_context().find_root().obj.get("debug")
     note = (lambda text: click.echo(f"mlci: {text}", err=True)) if debug else None
     _finish(check_result(paths, options, Severity.parse(fail_on), note), outputs)
+
+
+def _local_sources(policy_sources: tuple[str, ...]) -> tuple[Path, ...]:
+    """The --policies sources in the repository (folders, bundles without their pin): a
+    change to one of them changes every project's decision. A git URL pins its own commit."""
+    return tuple(Path(source.partition("#")[0]) for source in policy_sources if "://" not in source)
 
 
 def _changed_since(ref: str | None, shared_inputs: tuple[Path, ...]) -> Any:
@@ -757,21 +777,24 @@ def policy() -> None:
     "--policies",
     "policy_dirs",
     multiple=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Also load and test these folders of Rego policies.",
+    metavar="SOURCE",
+    help="Also load and test these policies: a folder, a verified OPA bundle or a pinned git+ URL (as for check).",
 )
+@_policy_key_option()
 @click.option(
     "--junit", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write a JUnit XML report."
 )
 @click.option("--now", default=None, help="The date the tests see as today (YYYY-MM-DD).")
 @click.option("-v", "--verbose", is_flag=True, help="List every test, not only failures.")
-def policy_test(policy_dirs: tuple[Path, ...], junit: Path | None, now: str | None, verbose: bool) -> None:
+def policy_test(
+    policy_dirs: tuple[str, ...], policy_key: Path | None, junit: Path | None, now: str | None, verbose: bool
+) -> None:
     """Run the Rego unit tests (*_test.rego) on the embedded engine."""
     from mlci.commands.common import parse_today
     from mlci.policy.pack import load_pack
     from mlci.policy.testing import junit_xml, run_policy_tests
 
-    results = run_policy_tests(load_pack(policy_dirs), parse_today(now))
+    results = run_policy_tests(load_pack(policy_dirs, policy_key=policy_key), parse_today(now))
     if not results:
         raise UserError("no test_ rules found in *_test.rego files")
     for r in results:
@@ -815,7 +838,8 @@ def schema() -> None:
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True)
 @click.option("-o", "--output", "output", default=None, help="Write the report to this file instead of stdout.")
 @click.option("--engine", type=click.Choice(["embedded", "opa"]), default="embedded", show_default=True)
-@click.option("--policies", "policy_dirs", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--policies", "policy_dirs", multiple=True, metavar="SOURCE", help="As for check (folder, bundle, git).")
+@_policy_key_option()
 @click.option("--data", "data_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--now", default=None, help="The date policies and waivers see as today (YYYY-MM-DD).")
 @click.option("--waivers", "waiver_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path))
@@ -826,7 +850,8 @@ def report(
     fmt: str,
     output: str | None,
     engine: str,
-    policy_dirs: tuple[Path, ...],
+    policy_dirs: tuple[str, ...],
+    policy_key: Path | None,
     data_files: tuple[Path, ...],
     now: str | None,
     waiver_files: tuple[Path, ...],
@@ -844,6 +869,7 @@ def report(
     options = CheckOptions(
         engine=engine,
         policy_dirs=policy_dirs,
+        policy_key=policy_key,
         data_files=data_files,
         today=parse_today(now),
         waiver_files=waiver_files,

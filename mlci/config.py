@@ -43,7 +43,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "policies": {**_PATHS, "description": "Folders of your own Rego policies (--policies)."},
+        "policies": {
+            **_PATHS,
+            "description": "Your own Rego policies (--policies): folders, OPA bundles (bundle.tar.gz#sha256=HEX, "
+            "or signed and verified with --policy-key) or git+https://...@COMMIT#subdirectory=DIR.",
+        },
         "data": {**_PATHS, "description": "JSON policy data files (--data)."},
         "waivers": {**_PATHS, "description": "YAML files with a 'waivers:' list (--waivers)."},
         "fail-on": {"enum": [s.label for s in Severity], "description": "Lowest failing severity (--fail-on)."},
@@ -51,9 +55,10 @@ CONFIG_SCHEMA: dict[str, Any] = {
     },
 }
 
-# Config key -> (the click parameter it sets, what the path must be: "dir", "file" or None).
+# Config key -> (the click parameter it sets, what the path must be: "dir", "file", "any",
+# "policy-source" (a folder, bundle or pinned git URL) or None).
 _CHECK_PARAMETERS: dict[str, tuple[str, str | None]] = {
-    "policies": ("policy_dirs", "dir"),
+    "policies": ("policy_dirs", "policy-source"),
     "data": ("data_files", "file"),
     "waivers": ("waiver_files", "file"),
     "fail-on": ("fail_on", None),
@@ -235,10 +240,29 @@ def _validate(data: Any, locate: Locate) -> None:
         raise InputError(location, f"{message}{more}")
 
 
+def _policy_source(entry: str, root: Path, location: Location) -> str:
+    """A policy source: a pinned git URL as written (https or ssh only: a repository's config
+    may not reach into the runner's disk), or a folder or bundle inside the repository (its pin kept)."""
+    from mlci.policy.sources import split_pin
+    from mlci.policy.sources.git import CONFIG_SCHEMES, is_git_url, parse_git_url
+
+    try:
+        if is_git_url(entry):
+            parse_git_url(entry, CONFIG_SCHEMES)
+            return entry
+        path, pin = split_pin(entry)
+    except UserError as exc:
+        raise InputError(location, exc.message) from None
+    resolved = _inside_root(path, "any", root, location)
+    return f"{resolved}#sha256={pin}" if pin else resolved
+
+
 def _inside_root(entry: str, kind: str, root: Path, location: Location) -> str:
     """The entry resolved against the repository root; it must exist and stay inside the root."""
     from mlci.discover import display_path
 
+    if kind == "policy-source":
+        return _policy_source(entry, root, location)
     if "\0" in entry:
         raise InputError(location, f"{entry!r}: a path cannot contain a NUL character")
     relative = Path(entry)
@@ -253,7 +277,8 @@ def _inside_root(entry: str, kind: str, root: Path, location: Location) -> str:
             location, f"{entry!r}: points outside the repository ({root}); mlci reads only files inside it"
         )
     if not resolved.exists():
-        raise InputError(location, f"{entry!r}: no such {'folder' if kind == 'dir' else 'file'}")
+        what = {"file": "file", "dir": "folder"}.get(kind, "file or folder")
+        raise InputError(location, f"{entry!r}: no such {what}")
     if kind == "dir" and not resolved.is_dir():
         raise InputError(location, f"{entry!r}: is not a folder")
     if kind == "file" and not resolved.is_file():

@@ -18,6 +18,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "remote": ("fsspec",),  # and the protocol's library: mlci/runtime/remote.py asks for that one
     # the model registry and run tracking: the MLflow client, SQLAlchemy for the embedded store
     "mlflow": ("mlflow", "sqlalchemy", "alembic"),
+    "signing": ("cryptography",),  # RS256/ES256 policy bundle signatures (HS256 needs nothing)
 }
 
 

@@ -38,7 +38,8 @@ AUTO_OPA_PROJECTS = 10
 @dataclass(frozen=True)
 class CheckOptions:
     engine: str | None = "embedded"  # None: choose (choose_engine)
-    policy_dirs: tuple[Path, ...] = ()
+    policy_dirs: tuple[str | Path, ...] = ()  # folders, bundles, pinned git URLs (mlci/policy/sources)
+    policy_key: Path | None = None  # verifies signed bundles
     data_files: tuple[Path, ...] = ()
     today: str = ""
     opa_url: str | None = None
@@ -242,6 +243,7 @@ def _open_cache(options: CheckOptions, engine: str) -> RunCache | None:
 
     inputs = RunInputs(
         policy_dirs=options.policy_dirs,
+        policy_key=options.policy_key,
         data_files=options.data_files,
         waiver_files=options.waiver_files,
         today=options.today,
@@ -266,7 +268,7 @@ def _spec_bytes(path: Path) -> bytes | None:
 def _pack(options: CheckOptions) -> PolicyPack:
     from mlci.policy.pack import load_pack
 
-    return load_pack(options.policy_dirs, options.data_files)
+    return load_pack(options.policy_dirs, options.data_files, options.policy_key)
 
 
 def _with_waivers(

@@ -61,12 +61,13 @@ def _store(folder: str) -> SignedStore:
 class RunInputs:
     """What every decision of one `mlci check` depends on besides the spec and its facts."""
 
-    policy_dirs: tuple[Path, ...]
+    policy_dirs: tuple[str | Path, ...]  # --policies: folders, bundles (with their pin), git URLs
     data_files: tuple[Path, ...]
     waiver_files: tuple[Path, ...]
     today: str
     engine: str
     executable: str = ""  # the opa binary, for --engine opa
+    policy_key: Path | None = None  # --policy-key: which signatures a bundle must carry
 
 
 class RunCache:
@@ -146,13 +147,19 @@ def run_key(inputs: RunInputs) -> str | None:
         add(text)
     try:
         # The folders and files load_pack reads, the same way.
-        for directory, label in [(data_dir("policies"), "mlci"), *((d, str(d)) for d in inputs.policy_dirs)]:
-            add(label)
-            for path in sorted(directory.rglob("*.rego")):
-                add(path.relative_to(directory).as_posix())
-                add(path.read_bytes())
-            settings = directory / "settings.json"
-            add(settings.read_bytes() if settings.is_file() else b"\0absent")
+        for directory, label in [(data_dir("policies"), "mlci"), *((Path(d), str(d)) for d in inputs.policy_dirs)]:
+            add(label)  # a bundle's pin and a git URL's commit are part of the label
+            if "://" in label:
+                continue  # git: the URL pins the commit, and a commit is its content
+            if directory.is_dir():
+                for path in sorted(directory.rglob("*.rego")):
+                    add(path.relative_to(directory).as_posix())
+                    add(path.read_bytes())
+                settings = directory / "settings.json"
+                add(settings.read_bytes() if settings.is_file() else b"\0absent")
+            else:  # a bundle archive: its bytes (the pin or the signature is checked on them)
+                add(Path(label.partition("#")[0]).read_bytes())
+        add(inputs.policy_key.read_bytes() if inputs.policy_key is not None else b"\0no key")
         for kind, files in (("data", inputs.data_files), ("waivers", inputs.waiver_files)):
             add(kind)
             for path in files:

@@ -19,6 +19,7 @@ The contract between the pack and every engine:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,34 +63,40 @@ class PolicyPack:
         return {**self.extra_data, "mlci_settings": self.settings, "mlci_runtime": {"today": today}}
 
 
-def load_pack(extra_dirs: tuple[Path, ...] = (), data_files: tuple[Path, ...] = ()) -> PolicyPack:
+def load_pack(
+    extra_sources: Sequence[str | Path] = (), data_files: tuple[Path, ...] = (), policy_key: Path | None = None
+) -> PolicyPack:
+    """The built-in pack plus every `--policies` source (folder, bundle, pinned git URL;
+    see sources/), and the `--data` files. Bundles are verified (with `policy_key` when given)
+    before anything of them is read."""
+    from mlci.policy.sources import VerificationKey, folder_source, open_source
+
     modules: dict[str, str] = {}
     tests: dict[str, str] = {}
     settings: dict[str, Any] = {}
     data_sources: list[DataFile] = []
-    builtin = data_dir("policies")
-    for directory, label in [(builtin, "mlci"), *((d, str(d)) for d in extra_dirs)]:
-        if not directory.is_dir():
-            raise UserError(f"{directory}: --policies needs a folder of .rego files")
-        for path in sorted(directory.rglob("*.rego")):
-            key = f"{label}/{path.relative_to(directory).as_posix()}"
-            target = tests if path.name.endswith("_test.rego") else modules
-            if key in modules or key in tests or key == DECISION_MODULE:
-                raise UserError(f"{path}: has the same name as a module already loaded ({key}); rename the folder")
-            target[key] = _read(path)
-        settings_file = directory / SETTINGS_FILE
-        if settings_file.is_file():
-            data_sources.append(read_data_file(settings_file))
+    verification_key = VerificationKey.read(policy_key) if policy_key is not None else None
+    builtin = folder_source(data_dir("policies"), "mlci")
+    sources = [builtin, *(open_source(entry, verification_key) for entry in extra_sources)]
+    for source in sources:
+        for relative, text in source.rego.items():
+            name = f"{source.label}/{relative}"
+            target = tests if relative.endswith("_test.rego") else modules
+            if name in modules or name in tests or name == DECISION_MODULE:
+                raise UserError(f"{name}: has the same name as a module already loaded; rename the folder")
+            target[name] = text
+        data_sources += source.data
     data_sources += [read_data_file(path) for path in data_files]
     decision_rules = index_rules(modules)
     refuse_rules_in_tests(tests)
     roots = {name.split(".")[0] for name in packages_of(modules)}
     extra_data: dict[str, Any] = {}
-    for source in data_sources:
-        settings = _deep_merge(settings, source.settings)
-        for key, value in source.extra_data.items():
+    for data_file in data_sources:
+        settings = _deep_merge(settings, data_file.settings)
+        for key, value in data_file.extra_data.items():
             if key in roots:
-                raise InputError(source.key_locations[key], f"data key {key!r} clashes with the policy package {key}")
+                clash = f"data key {key!r} clashes with the policy package {key}"
+                raise InputError(data_file.key_locations[key], clash)
             extra_data[key] = (
                 _deep_merge(extra_data[key], value) if _both_objects(extra_data.get(key), value) else value
             )
@@ -103,13 +110,6 @@ def load_pack(extra_dirs: tuple[Path, ...] = (), data_files: tuple[Path, ...] = 
         decision_rules=decision_rules,
         extra_data=extra_data,
     )
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read: {exc}") from None
 
 
 def packages_of(modules: dict[str, str]) -> set[str]:

@@ -29,7 +29,7 @@ SCHEMA_FILE = "policy-settings.schema.json"
 
 @dataclass(frozen=True)
 class DataFile:
-    path: Path
+    path: str  # as shown to the user: a file, or a file inside a bundle or repository
     settings: dict[str, Any]
     extra_data: dict[str, Any] = field(default_factory=dict)  # top-level keys beside mlci_settings
     key_locations: dict[str, Location] = field(default_factory=dict)  # where each extra key is written
@@ -47,29 +47,65 @@ def read_data_file(path: Path) -> DataFile:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: cannot read: {exc}") from None
+    return read_data_text(text, str(path))
+
+
+def read_data_text(text: str, shown: str) -> DataFile:
+    """A settings or data file's text (`shown` names it in errors), validated."""
+    document = _parse(text, shown)
+    _validate(shown, document)
+    if SETTINGS_KEY not in document.value:
+        return DataFile(shown, settings=document.value)
+    return _wrapper_form(document, shown)
+
+
+def read_data_document(text: str, shown: str, prefix: str = "") -> DataFile:
+    """An OPA bundle's data.json: a data document, so its top-level keys are data.<key>
+    (settings only under "mlci_settings"). `prefix` is its folder in the bundle: a
+    data.json in `org/` is data.org, the organisation's own and untyped."""
+    document = _parse(text, shown)
+    if prefix:
+        top, *rest = prefix.split("/")
+        value: Any = document.value
+        for part in reversed(rest):
+            value = {part: value}
+        where = Location(shown, 1, 1)
+        _refuse_reserved({top: where})
+        return DataFile(shown, settings={}, extra_data={top: value}, key_locations={top: where})
+    if SETTINGS_KEY in document.value:
+        _validate(shown, document)
+    return _wrapper_form(document, shown)
+
+
+def _parse(text: str, shown: str) -> PositionedJson:
     try:
         document = load_json(text)
     except json.JSONDecodeError as exc:
-        raise InputError(Location(str(path), exc.lineno, exc.colno), f"invalid JSON: {exc.msg}") from None
+        raise InputError(Location(shown, exc.lineno, exc.colno), f"invalid JSON: {exc.msg}") from None
+    if not isinstance(document.value, dict):
+        raise InputError(Location(shown, 1, 1), "expected a JSON object of policy settings")
+    return document
+
+
+def _wrapper_form(document: PositionedJson, shown: str) -> DataFile:
     value = document.value
-    if not isinstance(value, dict):
-        raise InputError(Location(str(path), 1, 1), "expected a JSON object of policy settings")
-    _validate(path, document)
-    if SETTINGS_KEY not in value:
-        return DataFile(path, settings=value)
     extra = {k: v for k, v in value.items() if k != SETTINGS_KEY}
-    locations = {k: Location(str(path), *document.key_at((k,))) for k in extra}
+    locations = {k: Location(shown, *document.key_at((k,))) for k in extra}
+    _refuse_reserved(locations)
+    return DataFile(shown, settings=value.get(SETTINGS_KEY, {}), extra_data=extra, key_locations=locations)
+
+
+def _refuse_reserved(locations: dict[str, Location]) -> None:
     for key, where in locations.items():
-        if key.startswith("mlci_"):  # mlci's own documents and generated packages (mlci_batch_..., ...)
+        if key.startswith("mlci_") or key == "mlci":  # mlci's own documents and packages (mlci_batch_..., ...)
             raise InputError(where, f"top-level key {key!r} is reserved for mlci (mlci_*)")
         if "/" in key or not key:
             # The OPA server's Data API addresses documents by slash-separated paths:
             # "a/b" would be written at data.a.b there and read at data["a/b"] elsewhere.
             raise InputError(where, f"top-level key {key!r} must be a non-empty name without '/'")
-    return DataFile(path, settings=value[SETTINGS_KEY], extra_data=extra, key_locations=locations)
 
 
-def _validate(path: Path, document: PositionedJson) -> None:
+def _validate(path: str, document: PositionedJson) -> None:
     from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(settings_schema())
@@ -88,7 +124,7 @@ def _order(location: Location) -> tuple[int, int]:
     return (location.line, location.column)
 
 
-def _explain(error: Any, document: PositionedJson, path: Path) -> InputError:
+def _explain(error: Any, document: PositionedJson, path: str) -> InputError:
     where = tuple(error.absolute_path)
     name = _setting_name(where)
     if error.validator == "additionalProperties":
