@@ -260,7 +260,7 @@ any_hosted_label(labels) if {
 hosted_label_msg(spec) := concat("", [" (ci.runner_labels selects hosted runners: ", concat(", ", found), ")"]) if {
 	found := [runner | some runner in spec.ci.runner_labels; hosted_label(runner)]
 	count(found) > 0
-} else := " (ci.runner_labels selects no self-hosted runner)"
+} else := " (no ci.runner_labels)"
 
 runner_path(spec) := ["ci", "runner_labels", first] if {
 	indexes := [i | some i; runner := spec.ci.runner_labels[i]; hosted_label(runner)]
