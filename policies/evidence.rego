@@ -207,8 +207,8 @@ placeholder_host_pattern := `(^|://|@)(([a-z0-9-]+\.)*(example\.(com|net|org)|[a
 placeholder_marker(value) := found[0][2] if {
 	found := regex.find_all_string_submatch_n(`(^|[^A-Za-z0-9])(TODO|TBD|FIXME|XXX)([^A-Za-z0-9]|$)`, value, 1)
 	count(found) > 0
-} else := found[0][0] if {
-	found := regex.find_all_string_submatch_n(`change[-_ ]?me|replace[-_ ]?me|fill[-_ ]?(me[-_ ]?)?in([^a-z]|$)|<[a-z][a-z0-9 _.-]*>`, lower(value), 1)
+} else := found[0][2] if {
+	found := regex.find_all_string_submatch_n(`(^|[^a-z0-9])(change[-_ ]?me|replace[-_ ]?me|fill[-_ ]?(me[-_ ]?)?in|<[a-z][a-z0-9 _.-]*>)([^a-z0-9]|$)`, lower(value), 1)
 	count(found) > 0
 } else := found[0][2] if {
 	found := regex.find_all_string_submatch_n(`(^|[^a-z0-9])(your[-_ ](name|team|e-?mail|company|org|organi[sz]ation|domain|host|bucket|registry|project|cluster|namespace|region|server|user|login|account|repo|repository|approver|owner))`, lower(value), 1)
