@@ -192,14 +192,15 @@ placeholder_kind(path, value) := concat("", ["uses the placeholder host '", host
 
 # A host on a reserved name (RFC 2606, RFC 6761) or the loopback, where a value names
 # a host: at its start (registry.example.com/ml, localhost:5000), after a scheme
-# (https://mlflow.example.com) or after an @ (someone@example.com, git@host).
+# (https://mlflow.example.com) or after an @ (someone@example.com, git@host). Not
+# 0.0.0.0, which a server's command binds to on purpose.
 placeholder_host(value) := host if {
 	found := regex.find_all_string_submatch_n(placeholder_host_pattern, lower(value), 1)
 	count(found) > 0
 	host := found[0][2]
 }
 
-placeholder_host_pattern := `(^|://|@)(([a-z0-9-]+\.)*(example\.(com|net|org)|[a-z0-9-]+\.(example|test|invalid|localhost)|example|localhost)|127\.[0-9]+\.[0-9]+\.[0-9]+|0\.0\.0\.0|\[::1?\])\.?([:/?#]|$)`
+placeholder_host_pattern := `(^|://|@)(([a-z0-9-]+\.)*(example\.(com|net|org)|[a-z0-9-]+\.(example|test|invalid|localhost)|localhost)|127\.[0-9]+\.[0-9]+\.[0-9]+|\[::1\])\.?([:/?#]|$)`
 
 # Markers that say "fill me in": upper-case TODO, TBD, FIXME, XXX as words; changeme,
 # replace-me, fill-me-in, <angle brackets> and your-<thing> in any case (lower-cased:
@@ -251,6 +252,10 @@ self_hosted(spec) if {
 	count(labels) > 0
 	not any_hosted_label(labels)
 }
+
+# GitHub gives every self-hosted runner the label self-hosted: with it, ubuntu-22.04
+# names a self-hosted runner's system, not GitHub's machine.
+self_hosted(spec) if "self-hosted" in spec.ci.runner_labels
 
 any_hosted_label(labels) if {
 	some runner in labels

@@ -86,6 +86,7 @@ test_real_hosts_are_not_placeholders if {
 	hosts := [
 		"https://mlflow.acme-ml.eu", "ghcr.io/acme", "s3://bucket/example.com-exports",
 		"data/test.csv", "https://examples.org", "https://example.company.eu", "https://mytest.eu",
+		"example", "0.0.0.0", "data/example.csv",
 	]
 	count([host | some host in hosts; evidence.placeholder_host(host)]) == 0
 }
@@ -152,4 +153,10 @@ test_jenkins_only_passes if {
 	count(evidence.personal_data_not_on_hosted_runners) == 0 with input.training as {"command": ["python"]}
 		with input.datasets as [customers]
 		with input.ci as {"providers": ["jenkins"]}
+}
+
+test_self_hosted_with_a_system_label_passes if {
+	count(evidence.personal_data_not_on_hosted_runners) == 0 with input.training as {"command": ["python"]}
+		with input.datasets as [customers]
+		with input.ci as {"providers": ["github"], "runner_labels": ["self-hosted", "ubuntu-22.04"]}
 }
