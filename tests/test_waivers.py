@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, copy_spec
 
 BASE = (ROOT / "examples" / "credit-risk" / "mlproject.yaml").read_text()
 
 
 def _project(tmp_path: Path, waivers: str) -> Path:
-    tmp_path.mkdir(parents=True, exist_ok=True)
     text = BASE.replace("    legal_basis: legitimate_interests\n", "")
     assert "  waivers: []\n" in text
-    (tmp_path / "mlproject.yaml").write_text(text.replace("  waivers: []\n", "  waivers:\n" + waivers))
+    spec = text.replace("  waivers: []\n", "  waivers:\n" + waivers)
+    copy_spec(ROOT / "examples" / "credit-risk" / "mlproject.yaml", tmp_path, spec)
     return tmp_path
 
 
