@@ -98,3 +98,29 @@ def require_tool(path: Path | None, name: str) -> str:
     if os.environ.get("MLCI_REQUIRE_JUDGES"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+def copy_spec(source: Path, folder: Path, text: str | None = None) -> Path:
+    """Copy a spec (or write `text` in its place) into `folder` with the documents it references
+    (model card, erasure procedure, DPIA...: MLCI-EVI-001 requires them to exist), so that a test
+    that moves a spec elsewhere does not lose its evidence. Returns the written spec."""
+    from ruamel.yaml import YAML
+
+    from mlci.policy.facts import DOCUMENTS, document_path
+
+    folder.mkdir(parents=True, exist_ok=True)
+    body = source.read_text(encoding="utf-8") if text is None else text
+    target = folder / "mlproject.yaml"
+    target.write_text(body, encoding="utf-8")
+    data = YAML(typ="safe").load(body)
+    for keys, path_only in DOCUMENTS:
+        value = data
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        if not isinstance(value, str) or not (path_only or document_path(value)):
+            continue
+        document = source.parent / value
+        if document.is_file() and not (folder / value).exists():
+            (folder / value).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(document, folder / value)
+    return target

@@ -160,7 +160,7 @@ def test_a_model_at_the_project_top_is_refused_not_lost(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("  registry: https://mlflow.example.com", "  registry: https://mlflow.example.com/{{workflow.name}}"),
+        ("  registry: s3://mlci-dev-models/credit-risk", "  registry: https://mlflow.acme-ml.eu/{{workflow.name}}"),
         ('    version: "2026-10-31"', "    version: \"{{=sprig.env('HOME')}}\""),
     ],
 )
@@ -212,7 +212,7 @@ def test_the_kustomization_pins_the_workflows_image(tmp_path: Path) -> None:
     argo = folder / "k8s/argo"
     digest = "sha256:" + "1" * 64
     subprocess.run(
-        [kustomize, "edit", "set", "image", f"registry.example.com/ml/iris-classifier@{digest}"], cwd=argo, check=True
+        [kustomize, "edit", "set", "image", f"ghcr.io/mlci-dev/iris-classifier@{digest}"], cwd=argo, check=True
     )
     built = subprocess.run([kustomize, "build", str(argo)], capture_output=True, text=True, check=True).stdout
     documents = load(built)
@@ -223,7 +223,7 @@ def test_the_kustomization_pins_the_workflows_image(tmp_path: Path) -> None:
         if "container" in t
         for c in [t["container"], *t["initContainers"]]
     }
-    assert images == {f"registry.example.com/ml/iris-classifier@{digest}"}
+    assert images == {f"ghcr.io/mlci-dev/iris-classifier@{digest}"}
     assert findings(documents, "built") == []
     for _, tool, run in judges.JUDGES["argo"]:
         require_tool(judges.tool(tool), tool)

@@ -4,12 +4,11 @@ validated as untrusted input, paths kept inside the repository, command-line opt
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import FIXTURES, ROOT, copy_spec
 
 HIGH_FINDING = FIXTURES / "policy" / "MLCI-LIN-001.yaml"  # one high finding: MLCI-LIN-001
 WAIVER = (
@@ -36,8 +35,7 @@ always_fails contains violation if {
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A repository with one project that has a single high finding; the current folder is its root."""
     (tmp_path / ".git").mkdir()
-    (tmp_path / "project").mkdir()
-    shutil.copy(HIGH_FINDING, tmp_path / "project" / "mlproject.yaml")
+    copy_spec(HIGH_FINDING, tmp_path / "project")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

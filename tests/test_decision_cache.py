@@ -12,17 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import FIXTURES, ROOT, copy_spec
 
 FAILING = FIXTURES / "policy" / "MLCI-EVAL-001.yaml"  # one finding, MLCI-EVAL-001
 TODAY = "2026-11-22"
 
 
 def _project(tmp_path: Path, source: Path = FAILING, name: str = "p") -> Path:
-    folder = tmp_path / name
-    folder.mkdir()
-    (folder / "mlproject.yaml").write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
-    return folder / "mlproject.yaml"
+    return copy_spec(source, tmp_path / name)
 
 
 def _check(spec: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests import judges
-from tests.conftest import FIXTURES, require_tool
+from tests.conftest import FIXTURES, copy_spec, require_tool
 
 COMPLIANT = sorted((FIXTURES / "policy-compliant").glob("*.yaml"))
 SECRET_FIXTURES = sorted((FIXTURES / "policy").glob("MLCI-SUP-002*.yaml"))
@@ -72,10 +72,9 @@ def test_azure_gcp_and_aws_regions_are_all_valid_and_mapped(cli, tmp_path: Path)
         ("eu-west-1", "eu-west-2", True),  # London is the UK, not the EU
         ("westeurope", "eastus2", True),
     ]:
-        spec = tmp_path / f"{dataset}-{served}" / "mlproject.yaml"
-        spec.parent.mkdir()
         text = base.replace("region: germanywestcentral\n    anonymisation", f"region: {dataset}\n    anonymisation")
-        spec.write_text(text.replace("region: germanywestcentral\n    replicas", f"region: {served}\n    replicas"))
+        text = text.replace("region: germanywestcentral\n    replicas", f"region: {served}\n    replicas")
+        spec = copy_spec(FIXTURES / "policy-compliant" / "azure-regions.yaml", tmp_path / f"{dataset}-{served}", text)
         code, findings = _check(cli, spec)
         assert [f["rule_id"] for f in findings] == (["MLCI-GDPR-004"] if jurisdiction_differs else []), findings
         assert code == (1 if jurisdiction_differs else 0)

@@ -322,11 +322,11 @@ def test_serving_on_another_base_gets_a_training_image(tmp_path: Path) -> None:
     assert "model.joblib" not in (folder / "training.Dockerfile.dockerignore").read_text()
     job = _one(_build(folder / "k8s/overlays/production/train"), "Job")
     assert job["spec"]["template"]["spec"]["containers"][0]["image"].startswith(
-        "registry.example.com/ml/credit-risk-training@sha256:"
+        "ghcr.io/mlci-dev/credit-risk-training@sha256:"
     )
     workflow = _one(_build(folder / "k8s/argo"), "WorkflowTemplate")
     images = {t["container"]["image"].partition("@")[0] for t in workflow["spec"]["templates"] if "container" in t}
-    assert images == {"registry.example.com/ml/credit-risk-training"}
+    assert images == {"ghcr.io/mlci-dev/credit-risk-training"}
 
 
 def test_one_image_when_serving_shares_the_training_base(rendered: Path) -> None:

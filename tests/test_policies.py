@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mlci.policy.pack import load_pack
-from tests.conftest import EXAMPLES, FIXTURES, ROOT
+from tests.conftest import EXAMPLES, FIXTURES, ROOT, copy_spec
 
 POLICY_FIXTURES = sorted((FIXTURES / "policy").glob("*.yaml"))
 EXPECT = re.compile(r"^# expect: (\S+) (\d+)")
@@ -88,10 +88,8 @@ team_required contains {"msg": "project.team is required here", "path": ["projec
   not input.project.team
 }
 """)
-    spec = tmp_path / "p" / "mlproject.yaml"
-    spec.parent.mkdir()
     iris = ROOT / "examples" / "iris-classifier" / "mlproject.yaml"
-    spec.write_text(iris.read_text().replace("  team: ml-platform\n", ""))
+    spec = copy_spec(iris, tmp_path / "p", iris.read_text().replace("  team: ml-platform\n", ""))
     code, findings = _check_json(cli, str(spec), "--policies", str(tmp_path))
     assert code == 1
     assert [(f["rule_id"], f["line"]) for f in findings] == [("ORG-TEAM-001", 5)]

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from mlci.policy.facts import unpinned_lines
-from tests.conftest import ROOT
+from mlci.policy.facts import document_path, unpinned_lines
+from tests.conftest import ROOT, copy_spec
 
 IRIS = ROOT / "examples" / "iris-classifier"
 
@@ -40,8 +39,7 @@ def test_unpinned_lines(text: str, expected: list[int]) -> None:
 
 def _project(tmp_path: Path, requirements: str) -> Path:
     folder = tmp_path / "iris"
-    folder.mkdir()
-    shutil.copy(IRIS / "mlproject.yaml", folder / "mlproject.yaml")
+    copy_spec(IRIS / "mlproject.yaml", folder)
     (folder / "requirements.txt").write_text(requirements)
     return folder
 
@@ -88,3 +86,101 @@ def test_a_spec_cannot_forge_the_facts(cli, tmp_path: Path) -> None:
     result = cli("check", str(folder), "--now", "2026-11-22")
     assert result.exit_code == 2
     assert "mlci_facts" in result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------------------
+# Documents (MLCI-EVI-001).
+
+CREDIT = ROOT / "examples" / "credit-risk"
+
+
+@pytest.mark.parametrize(
+    ("reference", "is_path"),
+    [
+        ("docs/dpia.pdf", True),
+        ("dpia.md", True),
+        ("docs/dpia", True),
+        ("DPIA-2026-031", False),
+        ("DPIA 2026.031", False),
+        ("https://wiki.acme-ml.eu/dpia.pdf", False),
+        ("confluence:RISK/DPIA-42", False),
+        ("  ", False),
+    ],
+)
+def test_which_references_are_files_of_the_project(reference: str, is_path: bool) -> None:
+    assert document_path(reference) is is_path
+
+
+def _line_of(folder: Path, text: str) -> int:
+    return 1 + next(i for i, line in enumerate((folder / "mlproject.yaml").read_text().splitlines()) if text in line)
+
+
+def test_a_missing_model_card_fails_at_its_reference(cli, tmp_path: Path) -> None:
+    folder = _project(tmp_path, "numpy==2.4.6\n")
+    (folder / "docs" / "model_card.md").unlink()
+    assert _findings(cli, folder) == (1, [("MLCI-EVI-001", _line_of(folder, "model_card:"))])
+
+
+@pytest.mark.parametrize("kind", ["empty", "folder", "link"])
+def test_an_empty_file_a_folder_or_a_link_is_no_document(cli, tmp_path: Path, kind: str) -> None:
+    folder = tmp_path / "credit"
+    copy_spec(CREDIT / "mlproject.yaml", folder)
+    (folder / "requirements.txt").write_text("numpy==2.4.6\n")
+    erasure = folder / "docs" / "erasure.md"
+    erasure.unlink()
+    if kind == "empty":
+        erasure.write_text("\n  \n")
+    elif kind == "folder":
+        erasure.mkdir()
+    else:
+        outside = tmp_path / "elsewhere.md"
+        outside.write_text("# Erasure\n")
+        erasure.symlink_to(outside)
+    assert _findings(cli, folder) == (1, [("MLCI-EVI-001", _line_of(folder, "erasure_procedure:"))])
+
+
+def test_a_dpia_path_is_checked_and_a_register_id_is_not(cli, tmp_path: Path) -> None:
+    folder = tmp_path / "credit"
+    spec = copy_spec(CREDIT / "mlproject.yaml", folder)
+    (folder / "requirements.txt").write_text("numpy==2.4.6\n")
+    assert "dpia: DPIA-2026-031" in spec.read_text()
+    assert _findings(cli, folder) == (0, [])
+    spec.write_text(spec.read_text().replace("dpia: DPIA-2026-031", "dpia: docs/dpia.pdf"))
+    assert _findings(cli, folder) == (1, [("MLCI-EVI-001", _line_of(folder, "dpia:"))])
+    (folder / "docs" / "dpia.pdf").write_bytes(b"%PDF-1.7 the assessment")
+    assert _findings(cli, folder) == (0, [])
+
+
+@pytest.mark.parametrize("engine", ["embedded", "opa"])
+def test_the_cache_sees_a_document_go_and_come_back(cli, tmp_path: Path, engine: str) -> None:
+    folder = _project(tmp_path, "numpy==2.4.6\n")
+    card = folder / "docs" / "model_card.md"
+    text = card.read_text()
+    assert _findings(cli, folder, "--engine", engine) == (0, [])
+    card.unlink()
+    code, found = _findings(cli, folder, "--engine", engine)
+    assert code == 1 and [rule for rule, _ in found] == ["MLCI-EVI-001"]
+    card.write_text(text)
+    assert _findings(cli, folder, "--engine", engine) == (0, [])
+
+
+# ---------------------------------------------------------------------------
+# mlci init's placeholders (MLCI-EVI-002).
+
+
+def test_init_output_is_not_production_bound_until_its_placeholders_are_replaced(cli, tmp_path: Path) -> None:
+    folder = tmp_path / "fraud"
+    assert cli("init", str(folder)).exit_code == 0
+    spec = folder / "mlproject.yaml"
+    assert _findings(cli, folder) == (0, [])
+    # Uncomment the production environment as a user would, placeholders and all.
+    lines = spec.read_text().splitlines()
+    start = lines.index("  # - name: production")
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("  #"))
+    lines[start:end] = ["  " + line[len("  # ") :] for line in lines[start:end]]
+    spec.write_text("\n".join(lines) + "\n")
+    code, found = _findings(cli, folder)
+    assert code == 1 and found and {rule for rule, _ in found} == {"MLCI-EVI-002"}
+    approvers = _line_of(folder, "approvers: [approver-one, approver-two]")
+    registry = _line_of(folder, "registry: https://mlflow.example.com")
+    assert {approvers, registry} <= {line for _, line in found}

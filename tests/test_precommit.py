@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, copy_spec
 
 PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
 pytestmark = pytest.mark.skipif(
@@ -63,8 +63,7 @@ def test_hooks_file_lists_check_and_render_check() -> None:
 def test_pre_commit_runs_the_hooks_on_a_sample_repository(tmp_path: Path) -> None:
     source, rev = _hooks_repository(tmp_path)
     sample = tmp_path / "sample"
-    (sample / "model").mkdir(parents=True)
-    shutil.copy(ROOT / "examples" / "iris-classifier" / "mlproject.yaml", sample / "model" / "mlproject.yaml")
+    copy_spec(ROOT / "examples" / "iris-classifier" / "mlproject.yaml", sample / "model")
     (sample / ".pre-commit-config.yaml").write_text(
         f"repos:\n  - repo: {source}\n    rev: {rev}\n    hooks:\n"
         "      - id: mlci-check\n        args: [--now, '2026-11-22']\n      - id: mlci-render-check\n"

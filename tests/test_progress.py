@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import os
 import pty
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mlci.progress import Progress, colour_text_report
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import FIXTURES, ROOT, copy_spec
 
 CLEAR = "\r\x1b[K"
 RED_BOLD = "\x1b[1;31m"
@@ -24,12 +23,11 @@ RED_BOLD = "\x1b[1;31m"
 def tree(tmp_path: Path) -> Path:
     """Three projects, one of them with a high finding."""
     for name in ("credit-risk", "iris-classifier"):
-        (tmp_path / name).mkdir()
-        shutil.copy(ROOT / "examples" / name / "mlproject.yaml", tmp_path / name)
-    (tmp_path / "pinned-latest").mkdir()
+        copy_spec(ROOT / "examples" / name / "mlproject.yaml", tmp_path / name)
     # A project name of its own: rendered together, the three form a monorepo (one workflow per name).
-    spec = (FIXTURES / "policy" / "MLCI-LIN-001.yaml").read_text()
-    (tmp_path / "pinned-latest" / "mlproject.yaml").write_text(spec.replace("name: iris-classifier", "name: pinned", 1))
+    source = FIXTURES / "policy" / "MLCI-LIN-001.yaml"
+    renamed = source.read_text().replace("name: iris-classifier", "name: pinned", 1)
+    copy_spec(source, tmp_path / "pinned-latest", renamed)
     return tmp_path
 
 

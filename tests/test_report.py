@@ -4,12 +4,11 @@ pack (the check's own engines and waivers), in Markdown and JSON, with the check
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, copy_spec
 
 FIXTURES = ROOT / "tests" / "fixtures" / "policy"
 CREDIT = ROOT / "examples" / "credit-risk" / "mlproject.yaml"
@@ -32,8 +31,7 @@ def _statuses(matrix: dict, project_suffix: str) -> dict[str, str]:
 
 def _fixture(tmp_path: Path, name: str) -> Path:
     folder = tmp_path / name
-    folder.mkdir()
-    shutil.copy(FIXTURES / f"{name}.yaml", folder / "mlproject.yaml")
+    copy_spec(FIXTURES / f"{name}.yaml", folder)
     return folder
 
 
@@ -78,7 +76,7 @@ def test_waived_control_is_waived_and_exit_0(cli, tmp_path: Path) -> None:
         "      reason: Legal review under way, ticket LEGAL-42.\n"
         '      approved_by: grace\n      expires: "2026-12-15"\n'
     )
-    (tmp_path / "mlproject.yaml").write_text(text.replace("  waivers: []\n", "  waivers:\n" + waiver))
+    copy_spec(CREDIT, tmp_path, text.replace("  waivers: []\n", "  waivers:\n" + waiver))
     matrix = _json(cli, "--framework", "gdpr", str(tmp_path), expect=0)
     statuses = _statuses(matrix, "mlproject.yaml")
     assert statuses["GDPR Art. 6(1)"] == "waived"
@@ -100,8 +98,7 @@ def test_markdown_is_the_default_and_writes_through_o(cli, tmp_path: Path) -> No
 
 def test_untrusted_project_text_cannot_break_the_markdown_table(cli, tmp_path: Path) -> None:
     folder = tmp_path / "a|b<script>"
-    folder.mkdir()
-    shutil.copy(CREDIT, folder / "mlproject.yaml")
+    copy_spec(CREDIT, folder)
     shown = cli("report", "--framework", "gdpr", str(folder), "--now", "2026-11-22")
     assert shown.exit_code == 0, shown.stderr
     assert "<script>" not in shown.stdout

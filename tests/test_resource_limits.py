@@ -14,7 +14,7 @@ import pytest
 
 from mlci.errors import InputError
 from mlci.loader import MAX_EXPANDED_CHARS, MAX_FILE_BYTES, load_spec
-from tests.conftest import ROOT
+from tests.conftest import ROOT, copy_spec
 
 IRIS = (ROOT / "examples" / "iris-classifier" / "mlproject.yaml").read_text()
 PARAMS = "    random_state: 42\n"
@@ -124,8 +124,7 @@ def test_the_dataset_limit_on_both_sides(cli, tmp_path: Path) -> None:
 
     limit = load_schema()["properties"]["datasets"]["maxItems"]
     assert "at most 100" in load_schema()["properties"]["datasets"]["description"]
-    spec = tmp_path / "mlproject.yaml"
-    spec.write_text(_with_datasets(limit))
+    spec = copy_spec(ROOT / "examples" / "iris-classifier" / "mlproject.yaml", tmp_path, _with_datasets(limit))
     result = cli("check", str(spec), "--now", "2026-11-22", "-o", "json")
     assert result.exit_code == 0, result.stdout + result.stderr  # decided, and clean
 

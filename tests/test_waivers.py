@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, copy_spec
 
 BASE = (ROOT / "examples" / "credit-risk" / "mlproject.yaml").read_text()
 
 
 def _project(tmp_path: Path, waivers: str) -> Path:
-    tmp_path.mkdir(parents=True, exist_ok=True)
     text = BASE.replace("    legal_basis: legitimate_interests\n", "")
     assert "  waivers: []\n" in text
-    (tmp_path / "mlproject.yaml").write_text(text.replace("  waivers: []\n", "  waivers:\n" + waivers))
+    spec = text.replace("  waivers: []\n", "  waivers:\n" + waivers)
+    copy_spec(ROOT / "examples" / "credit-risk" / "mlproject.yaml", tmp_path, spec)
     return tmp_path
 
 
@@ -58,7 +58,7 @@ def test_expired_waiver_fails_again_and_is_reported(cli, tmp_path: Path) -> None
         ("erin", "2026-12-15", "an owner or author"),
         ("Erin", "2026-12-15", "an owner or author"),  # the same person, whatever the case
         ("FRANK", "2026-12-15", "an owner or author"),
-        ("erin@bank.example", "2026-12-15", "an owner or author"),  # a login and its e-mail address
+        ("erin@acme-bank.eu", "2026-12-15", "an owner or author"),  # a login and its e-mail address
         ("grace", "2027-11-01", "the rule allows at most 90"),
     ],
 )
@@ -97,18 +97,18 @@ def test_malformed_waivers_file_is_exit_2_with_position(cli, tmp_path: Path) -> 
 
 def test_the_people_directory_makes_an_e_mail_address_an_author(cli, tmp_path: Path) -> None:
     """The spec's governance.people and the settings' people map logins to e-mail addresses."""
-    waiver = _waiver(by="f.meyer@bank.example")
+    waiver = _waiver(by="f.meyer@acme-bank.eu")
     project = _project(tmp_path / "spec", waiver)
     spec = project / "mlproject.yaml"
     code, findings = _check(cli, project)
     assert code == 0  # nobody says who f.meyer is: the waiver is valid
-    directory = "governance:\n  people:\n    frank: F.Meyer@bank.example\n"
+    directory = "governance:\n  people:\n    frank: F.Meyer@acme-bank.eu\n"
     spec.write_text(spec.read_text().replace("governance:\n", directory))
     code, findings = _check(cli, project)
     assert code == 1
     assert "an owner or author" in next(f for f in findings if f["rule_id"] == "MLCI-WAIVER-002")["message"]
     settings = tmp_path / "people.json"
-    settings.write_text(json.dumps({"mlci_settings": {"people": {"Frank ": "f.meyer@bank.example"}}}))
+    settings.write_text(json.dumps({"mlci_settings": {"people": {"Frank ": "f.meyer@acme-bank.eu"}}}))
     project = _project(tmp_path / "plain", waiver)
     code, findings = _check(cli, project, "2026-11-22", "--data", str(settings))
     assert code == 1

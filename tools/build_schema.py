@@ -646,7 +646,9 @@ schema = {
                     default=["github", "gitlab", "jenkins"],
                 ),
                 "runner_labels": arr(
-                    "Runner labels or tags for CI jobs.",
+                    "Runner labels or tags for CI jobs (GitHub runs-on, GitLab tags, the Jenkins agent label, the demands "
+                    "on Azure's self-hosted pool): labels select self-hosted runners, which training on personal data "
+                    "requires (MLCI-EVI-003); hosted labels such as ubuntu-latest do not count. Default: the CI's hosted runners.",
                     {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"},
                     uniqueItems=True,
                     default=[],

@@ -9,8 +9,9 @@ mlproject.yaml, so a pull request cannot forge them; mlci adds them after valida
 Only booleans and line numbers, never text from the files: a rule that walks the whole
 input (the secret scan) sees nothing a pull request wrote there.
 
-- `documents`: for each document path the spec references (governance.model_card,
-  governance.erasure_procedure), whether a regular file is there;
+- `documents`: for each document the spec references as a file of the project (see
+  DOCUMENTS), by its dotted key (`governance.model_card`), whether a regular, non-empty file
+  is there (not a link, a folder or a path outside the project);
 - `requirements.unpinned_lines`: the lines of training.requirements that do not pin an
   exact version (`name==1.2.3`), 1-based, and `unreadable` when mlci may not read it
   (a link, a folder, not UTF-8); absent when the file is missing.
@@ -23,11 +24,24 @@ from typing import Any
 
 from mlci.loader import Spec
 
-# The spec's document references, as (section, key) and how the facts name them.
-DOCUMENTS = (("governance", "model_card"), ("governance", "erasure_procedure"))
+# The spec's document references, as the path of keys to them and whether the field holds a
+# path only (the schema's relativePath) or a path or some other reference (a DPIA register id
+# such as DPIA-2026-031, a URL), which is a file of the project only when it looks like one.
+DOCUMENTS: tuple[tuple[tuple[str, ...], bool], ...] = (
+    (("governance", "model_card"), True),
+    (("governance", "erasure_procedure"), True),
+    (("governance", "dpia"), False),
+    (("governance", "ai_act", "stop_procedure"), False),
+    (("governance", "ai_act", "post_market_monitoring"), False),
+)
+# A reference that is a file path: a folder in it, or a file extension (`dpia.pdf`), and no scheme.
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_FILE_LIKE = re.compile(r"/|\.[A-Za-z][A-Za-z0-9]{0,5}$")
 # `name[extras] == 1.2.3 ; markers`: an exact version, no wildcard.
 _PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?\s*===?\s*[A-Za-z0-9][A-Za-z0-9.+!_-]*\s*(;.*)?$")
 _EDITABLE = ("-e", "--editable")
+# Enough of a document to tell it from an empty or blank file.
+_SOME_TEXT = 256
 
 
 def spec_facts(spec: Spec) -> dict[str, Any]:
@@ -37,10 +51,10 @@ def spec_facts(spec: Spec) -> dict[str, Any]:
     typed = spec.typed
     tree = SafeTree(spec.directory)
     documents: dict[str, bool] = {}
-    for section, key in DOCUMENTS:
-        value = getattr(getattr(typed, section), key)
-        if isinstance(value, str) and value:
-            documents[f"{section}.{key}"] = _exists(tree, value)
+    for keys, path_only in DOCUMENTS:
+        value = _value_at(spec.data, keys)
+        if isinstance(value, str) and (path_only or document_path(value)):
+            documents[".".join(keys)] = _exists(tree, value.strip())
     facts: dict[str, Any] = {"documents": documents}
     # The schema's default fills the name when the spec gives none: the file is checked either way.
     requirements = typed.training.requirements
@@ -57,6 +71,20 @@ def spec_facts(spec: Spec) -> dict[str, Any]:
 def with_facts(spec: Spec) -> dict[str, Any]:
     """The policy input of a spec: its data and, beside it, the repository facts."""
     return {**spec.data, "mlci_facts": spec_facts(spec)}
+
+
+def document_path(reference: str) -> bool:
+    """Whether a free-form document reference names a file of the project, not a URL or an id."""
+    text = reference.strip()
+    return bool(text) and not _URL.match(text) and bool(_FILE_LIKE.search(text))
+
+
+def _value_at(data: Any, keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
 
 
 def unpinned_lines(text: str) -> list[int]:
@@ -92,12 +120,16 @@ def unpinned_lines(text: str) -> list[int]:
 
 
 def _exists(tree: Any, rel: str) -> bool:
+    """A regular file with something in it: an empty file documents nothing."""
     from mlci.errors import UserError
 
+    while rel.startswith("./"):
+        rel = rel[2:]
     try:
-        return tree.read_bytes(rel, limit=0) is not None
+        data = tree.read_bytes(rel, limit=_SOME_TEXT)
     except (UserError, ValueError):
         return False  # a link, a folder or a path mlci may not follow: no document there
+    return data is not None and data.strip() != b""
 
 
 def _read(tree: Any, rel: str) -> str | None:
