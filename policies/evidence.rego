@@ -209,12 +209,23 @@ placeholder_marker(value) := found[0][2] if {
 	found := regex.find_all_string_submatch_n(`(^|[^A-Za-z0-9])(TODO|TBD|FIXME|XXX)([^A-Za-z0-9]|$)`, value, 1)
 	count(found) > 0
 } else := found[0][2] if {
-	found := regex.find_all_string_submatch_n(`(^|[^a-z0-9])(change[-_ ]?me|replace[-_ ]?me|fill[-_ ]?(me[-_ ]?)?in|<[a-z][a-z0-9 _.-]*>)([^a-z0-9]|$)`, lower(value), 1)
+	found := regex.find_all_string_submatch_n(`(^|[^a-z0-9])(change[-_ ]?me|replace[-_ ]?me|fill[-_ ]?(me[-_ ]?)?in)([^a-z0-9]|$)`, lower(value), 1)
 	count(found) > 0
+} else := markers[0] if {
+	# <your-team>, <registry>: but not a tokenizer's special tokens (<pad>, <unk>, <s>),
+	# which models are configured with on purpose.
+	markers := [match[2] |
+		some match in regex.find_all_string_submatch_n(`(^|[^a-z0-9])(<[a-z][a-z0-9 _.-]*>)([^a-z0-9]|$)`, lower(value), -1)
+		not regex.match(special_token_pattern, match[2])
+	]
+	count(markers) > 0
 } else := found[0][2] if {
 	found := regex.find_all_string_submatch_n(`(^|[^a-z0-9])(your[-_ ](name|team|e-?mail|company|org|organi[sz]ation|domain|host|bucket|registry|project|cluster|namespace|region|server|user|login|account|repo|repository|approver|owner))`, lower(value), 1)
 	count(found) > 0
 }
+
+# Special tokens of common tokenizers (BERT, GPT, T5, Llama, SentencePiece).
+special_token_pattern := `^<(pad|unk|mask|cls|sep|bos|eos|s|eot|eod|sop|eop|nl|sos|start|end|endoftext|unused[0-9]+|extra_id_[0-9]+)>$`
 
 # A path to people: owners, authors, approvers, approved_by, the people directory...
 identity_path(path) if {

@@ -92,12 +92,12 @@ test_real_hosts_are_not_placeholders if {
 }
 
 test_markers_are_placeholders if {
-	values := ["TODO", "TBD: later", "see FIXME", "changeme", "Change-Me", "<your-team>", "your-registry/ml"]
+	values := ["TODO", "TBD: later", "see FIXME", "changeme", "Change-Me", "<your-team>", "your-registry/ml", "<pad> then <registry>"]
 	count([value | some value in values; evidence.placeholder_marker(value)]) == count(values)
 }
 
 test_ordinary_words_are_not_markers if {
-	values := ["todo-list classifier", "a to-do app", "tbd_score", "exchange metrics", "train.py < in.csv"]
+	values := ["todo-list classifier", "a to-do app", "tbd_score", "exchange metrics", "train.py < in.csv", "<pad>", "<unk>", "<s>", "<extra_id_0>", "<mask> and <unused12>"]
 	count([value | some value in values; evidence.placeholder_marker(value)]) == 0
 }
 
