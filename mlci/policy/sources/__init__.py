@@ -131,8 +131,8 @@ def _decode(where: str, raw: bytes) -> str:
 
 
 def _git_source(source: GitSource) -> PolicySource:
-    from mlci.signed_cache import cache_root
     from mlci.policy.sources.git import read_git_source
+    from mlci.signed_cache import cache_root
 
     files = read_git_source(source, cache_root() / GIT_CACHE)
     rego = {name: _decode(f"{source.label}/{name}", raw) for name, raw in files.items() if name.endswith(".rego")}
