@@ -9,6 +9,7 @@ corrupt, renamed or (with the secret) forged entry is a miss, never an answer.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -17,6 +18,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from mlci.findings import Finding, Severity, Status
+
+_FINDING_FIELDS = sorted(f.name for f in dataclasses.fields(Finding))
 
 
 def cache_root() -> Path:
@@ -132,3 +137,61 @@ def _same(a: bytes, b: bytes) -> bool:
     from _operator import _compare_digest  # what hmac.compare_digest falls back to, always built in
 
     return _compare_digest(a, b)
+
+
+def finding_to_json(finding: Finding) -> dict[str, Any] | None:
+    """The finding as JSON, or None when its `extra` would not come back identical."""
+    extra = dict(finding.extra)
+    try:
+        if json.loads(json.dumps(extra)) != extra:
+            return None
+    except (TypeError, ValueError):
+        return None
+    return {
+        "rule_id": finding.rule_id,
+        "severity": int(finding.severity),
+        "message": finding.message,
+        "file": finding.file,
+        "line": finding.line,
+        "column": finding.column,
+        "path": list(finding.path),
+        "remediation": finding.remediation,
+        "status": finding.status.value,
+        "title": finding.title,
+        "controls": list(finding.controls),
+        "source": finding.source,
+        "extra": extra,
+    }
+
+
+def finding_from_json(raw: Any) -> Finding:
+    """A stored finding, checked field by field: anything unexpected raises (a miss)."""
+    if not isinstance(raw, dict) or sorted(raw) != _FINDING_FIELDS:
+        raise ValueError("not a finding")
+    strings = ("rule_id", "message", "file", "remediation", "title", "source")
+    if not all(isinstance(raw[name], str) for name in strings):
+        raise ValueError("not a finding")
+    if not all(type(raw[name]) is int for name in ("severity", "line", "column")):
+        raise ValueError("not a finding")
+    path, controls, extra = raw["path"], raw["controls"], raw["extra"]
+    if not isinstance(path, list) or not all(type(p) is int or isinstance(p, str) for p in path):
+        raise ValueError("not a finding")
+    if not isinstance(controls, list) or not all(isinstance(c, str) for c in controls):
+        raise ValueError("not a finding")
+    if not isinstance(extra, dict):
+        raise ValueError("not a finding")
+    return Finding(
+        rule_id=raw["rule_id"],
+        severity=Severity(raw["severity"]),
+        message=raw["message"],
+        file=raw["file"],
+        line=raw["line"],
+        column=raw["column"],
+        path=tuple(path),
+        remediation=raw["remediation"],
+        status=Status(raw["status"]),
+        title=raw["title"],
+        controls=tuple(controls),
+        source=raw["source"],
+        extra=extra,
+    )

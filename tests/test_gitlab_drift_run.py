@@ -11,16 +11,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
 import urllib.parse
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from tests import judges
 from tests.conftest import require_tool
+from tests.real_opa import serving
 from tests.test_gitlab_run import _host_path, _job_results, _rendered_copy
 
 pytestmark = pytest.mark.judges
@@ -49,14 +49,8 @@ class _TriggerApi(BaseHTTPRequestHandler):
 @pytest.fixture
 def trigger_api() -> Iterator[tuple[str, list[dict[str, object]]]]:
     calls: list[dict[str, object]] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_TriggerApi,), {"calls": calls}))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/api/v4", calls
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(type("Handler", (_TriggerApi,), {"calls": calls})) as url:
+        yield f"{url}/api/v4", calls
 
 
 @pytest.fixture(autouse=True)

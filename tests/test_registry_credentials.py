@@ -9,15 +9,16 @@ MLflow does for a model that does not exist, so the gate goes on with thresholds
 from __future__ import annotations
 
 import json
+import re
 import shutil
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, run_cli
+from tests.real_opa import serving
 
 pytest.importorskip("mlflow", reason="the registry client is MLflow's (pip install -e '.[test]')")
 
@@ -46,15 +47,8 @@ class _Recorder(BaseHTTPRequestHandler):
 @pytest.fixture
 def recorder() -> Iterator[tuple[str, list[dict[str, str | None]]]]:
     received: list[dict[str, str | None]] = []
-    handler = type("Handler", (_Recorder,), {"received": received})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", received
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(type("Handler", (_Recorder,), {"received": received})) as url:
+        yield url, received
 
 
 @pytest.fixture(autouse=True)
@@ -70,7 +64,10 @@ def _project(tmp_path: Path, registry: str) -> Path:
     folder = tmp_path / "iris"
     shutil.copytree(IRIS, folder, ignore=shutil.ignore_patterns("artifacts", "__pycache__", ".mlci"))
     spec = folder / "mlproject.yaml"
-    spec.write_text(spec.read_text().replace("registry: https://mlflow.example.com", f"registry: {registry}"))
+    # model.registry, whatever the example names there.
+    text = re.sub(r"(?m)^  registry: .*$", f"  registry: {registry}", spec.read_text(), count=1)
+    assert f"  registry: {registry}\n" in text
+    spec.write_text(text)
     metrics = folder / "artifacts" / "metrics.json"
     metrics.parent.mkdir()
     metrics.write_text(json.dumps({"accuracy": 0.97, "f1_macro": 0.96, "roc_auc_ovr": 0.99}))

@@ -29,9 +29,7 @@ not see: entries are then HMAC-signed and unsigned or foreign entries are misses
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,9 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from mlci import __version__
-from mlci.findings import Finding, Severity, Status
+from mlci.findings import Finding
 from mlci.safe_fs import ReadRecord, read_outcome
-from mlci.signed_cache import SignedStore, sha256_text
+from mlci.signed_cache import SignedStore, finding_from_json, finding_to_json, sha256_text
 
 FORMAT = "mlci-decision-cache/2"
 ENTRY_DIR = "decisions-v2"  # one entry per spec
@@ -49,7 +47,6 @@ RUN_DIR = "runs-v2"  # one entry per run key: the rules' metadata, so a full hit
 CACHEABLE_ENGINES = ("embedded", "opa")
 KEEP_SECONDS = 3 * 86400  # keys include the date: older entries can only be hit with --now
 MAX_ENTRY_BYTES = 4 << 20
-_FIELDS = sorted(f.name for f in dataclasses.fields(Finding))
 _HERE = "."  # a read rooted at the spec's own folder, wherever the checkout lies
 
 
@@ -108,12 +105,12 @@ class RunCache:
                 root = folder if read["root"] == _HERE else Path(read["root"])
                 if read_outcome(root, read["op"], read["rel"], read["limit"]) != read["outcome"]:
                     return None
-            return [_finding_from(item) for item in entry["findings"]]
+            return [finding_from_json(item) for item in entry["findings"]]
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
 
     def remember(self, key: str, folder: Path, findings: Sequence[Finding], reads: Sequence[ReadRecord]) -> None:
-        stored = [_finding_to(finding) for finding in findings]
+        stored = [finding_to_json(finding) for finding in findings]
         if any(item is None for item in stored):
             return  # a finding JSON cannot carry exactly: evaluate it again next time
         self.decisions.store(key, {"findings": stored, "reads": [_read_to(read, folder) for read in reads]})
@@ -211,61 +208,3 @@ def _replayable(read: Any) -> bool:
 def _read_to(read: ReadRecord, folder: Path) -> dict[str, Any]:
     root = _HERE if read.root == folder else str(read.root.resolve())
     return {"root": root, "op": read.op, "rel": read.rel, "limit": read.limit, "outcome": read.outcome}
-
-
-def _finding_to(finding: Finding) -> dict[str, Any] | None:
-    """The finding as JSON, or None when its `extra` would not come back identical."""
-    extra = dict(finding.extra)
-    try:
-        if json.loads(json.dumps(extra)) != extra:
-            return None
-    except (TypeError, ValueError):
-        return None
-    return {
-        "rule_id": finding.rule_id,
-        "severity": int(finding.severity),
-        "message": finding.message,
-        "file": finding.file,
-        "line": finding.line,
-        "column": finding.column,
-        "path": list(finding.path),
-        "remediation": finding.remediation,
-        "status": finding.status.value,
-        "title": finding.title,
-        "controls": list(finding.controls),
-        "source": finding.source,
-        "extra": extra,
-    }
-
-
-def _finding_from(raw: Any) -> Finding:
-    """A stored finding, checked field by field: anything unexpected raises (a miss)."""
-    if not isinstance(raw, dict) or sorted(raw) != _FIELDS:
-        raise ValueError("not a finding")
-    strings = ("rule_id", "message", "file", "remediation", "title", "source")
-    if not all(isinstance(raw[name], str) for name in strings):
-        raise ValueError("not a finding")
-    if not all(type(raw[name]) is int for name in ("severity", "line", "column")):
-        raise ValueError("not a finding")
-    path, controls, extra = raw["path"], raw["controls"], raw["extra"]
-    if not isinstance(path, list) or not all(type(p) is int or isinstance(p, str) for p in path):
-        raise ValueError("not a finding")
-    if not isinstance(controls, list) or not all(isinstance(c, str) for c in controls):
-        raise ValueError("not a finding")
-    if not isinstance(extra, dict):
-        raise ValueError("not a finding")
-    return Finding(
-        rule_id=raw["rule_id"],
-        severity=Severity(raw["severity"]),
-        message=raw["message"],
-        file=raw["file"],
-        line=raw["line"],
-        column=raw["column"],
-        path=tuple(path),
-        remediation=raw["remediation"],
-        status=Status(raw["status"]),
-        title=raw["title"],
-        controls=tuple(controls),
-        source=raw["source"],
-        extra=extra,
-    )

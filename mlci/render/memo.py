@@ -36,17 +36,16 @@ from pathlib import Path
 from typing import Any
 
 from mlci import __version__
-from mlci.findings import Finding, Severity, Status
+from mlci.findings import Finding
 from mlci.resources import data_dir
-from mlci.signed_cache import SignedStore, sha256_text
+from mlci.signed_cache import SignedStore, finding_from_json, finding_to_json, sha256_text
 
-FORMAT = "mlci-render-memo/1"
+FORMAT = "mlci-render-memo/2"
 ENTRY_DIR = "render-v1"
 KEEP_SECONDS = 14 * 86400  # an entry not used for two weeks is removed
 MAX_ENTRY_BYTES = (1 << 20) + 200  # the payload and its signature line
 _SHA256_HEX = frozenset("0123456789abcdef")
 # What an entry stores of a finding (render's own findings have no `extra`).
-_FINDING_FIELDS = ("rule_id", "severity", "message", "file", "line", "column", "path", "remediation", "title", "source")
 
 
 @dataclass(frozen=True)
@@ -145,7 +144,7 @@ def _recalled_to(recalled: Recalled) -> dict[str, Any]:
         "project": recalled.project,
         "targets": list(recalled.targets),
         "plans": [{"spec_ref": plan.spec_ref, "digests": plan.digests} for plan in recalled.plans],
-        "unenforced": [_finding_to(finding) for finding in recalled.unenforced],
+        "unenforced": [_stored(finding) for finding in recalled.unenforced],
     }
 
 
@@ -168,47 +167,12 @@ def _recalled_from(raw: Any) -> Recalled:
         ):
             raise ValueError("not a plan")
         recalled_plans.append(RecalledPlan(plan["spec_ref"], dict(digests)))
-    findings = tuple(_finding_from(item) for item in raw["unenforced"])
+    findings = tuple(finding_from_json(item) for item in raw["unenforced"])
     return Recalled(project, tuple(targets), tuple(recalled_plans), findings)
 
 
-def _finding_to(finding: Finding) -> dict[str, Any]:
-    if finding.extra or finding.status is not Status.FAILED or finding.controls:
-        raise ValueError("the memo stores only render's own findings")  # caught by the caller: nothing stored
-    return {
-        "rule_id": finding.rule_id,
-        "severity": int(finding.severity),
-        "message": finding.message,
-        "file": finding.file,
-        "line": finding.line,
-        "column": finding.column,
-        "path": list(finding.path),
-        "remediation": finding.remediation,
-        "title": finding.title,
-        "source": finding.source,
-    }
-
-
-def _finding_from(raw: Any) -> Finding:
-    if not isinstance(raw, dict) or sorted(raw) != sorted(_FINDING_FIELDS):
-        raise ValueError("not a finding")
-    strings = ("rule_id", "message", "file", "remediation", "title", "source")
-    if not all(isinstance(raw[name], str) for name in strings):
-        raise ValueError("not a finding")
-    if not all(type(raw[name]) is int for name in ("severity", "line", "column")):
-        raise ValueError("not a finding")
-    path = raw["path"]
-    if not isinstance(path, list) or not all(type(p) is int or isinstance(p, str) for p in path):
-        raise ValueError("not a finding")
-    return Finding(
-        rule_id=raw["rule_id"],
-        severity=Severity(raw["severity"]),
-        message=raw["message"],
-        file=raw["file"],
-        line=raw["line"],
-        column=raw["column"],
-        path=tuple(path),
-        remediation=raw["remediation"],
-        title=raw["title"],
-        source=raw["source"],
-    )
+def _stored(finding: Finding) -> dict[str, Any]:
+    stored = finding_to_json(finding)
+    if stored is None:
+        raise ValueError("a finding JSON cannot carry exactly")  # caught by the caller: nothing stored
+    return stored
