@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from tests.conftest import FIXTURES, ROOT, validators_prefix
+from tests.conftest import FIXTURES, ROOT, copy_spec, validators_prefix
 
 ACTION = YAML(typ="safe").load((ROOT / "action.yml").read_text())
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
@@ -187,8 +187,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def _workspace(tmp_path: Path, spec: Path) -> Path:
     workspace = tmp_path / "workspace"
-    (workspace / "models" / "one").mkdir(parents=True)
-    shutil.copy(spec, workspace / "models" / "one" / "mlproject.yaml")
+    copy_spec(spec, workspace / "models" / "one")
     rendered = subprocess.run([sys.executable, "-m", "mlci", "render", "models"], cwd=workspace, capture_output=True)
     assert rendered.returncode == 0, rendered.stderr
     (tmp_path / "runner-temp").mkdir()
