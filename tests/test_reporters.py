@@ -18,7 +18,7 @@ import pytest
 
 from mlci.reporters import REPORTERS
 from mlci.reporters.github import escape_data, escape_property
-from tests.conftest import EXAMPLES, FIXTURES, ROOT
+from tests.conftest import EXAMPLES, FIXTURES, ROOT, copy_spec
 
 TODAY = "2026-11-22"
 SARIF_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "sarif-2.1.0.json").read_text(encoding="utf-8"))
@@ -45,8 +45,7 @@ def _no_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The GDPR-001 fixture as ./mlproject.yaml of a scratch folder we work in."""
-    spec = tmp_path / "mlproject.yaml"
-    shutil.copy(GDPR_001, spec)
+    spec = copy_spec(GDPR_001, tmp_path)  # with the documents it references (MLCI-EVI-001)
     monkeypatch.chdir(tmp_path)
     return spec
 
