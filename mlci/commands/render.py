@@ -329,12 +329,7 @@ def _plan_per_folder(run: _Run, out: Path | None, targets: tuple[str, ...]) -> N
         else:
             # Several projects into one folder: one subfolder each, unless names repeat.
             name = project.name
-            if names.count(name) > 1:
-                others = [p.display_path for p in projects if p is not project and p.name == name]
-                raise UserError(
-                    f"{project.display_path} and {', '.join(others)}: both name the project {name!r}, "
-                    f"so both would render into {display_path(out / name)}; rename one"
-                )
+            _refuse_same_name(project, projects, names, f"render into {display_path(out / name)}")
             out_dir = out / name
         # No link below the current folder (or below the output folder outside it) is followed.
         root = safe_fs.trusted_base(out_dir)
@@ -355,6 +350,16 @@ def _plan_per_folder(run: _Run, out: Path | None, targets: tuple[str, ...]) -> N
         run.remember(project, chosen, [plan], unenforced)
 
 
+def _refuse_same_name(project: _Project, projects: list[_Project], names: list[str], consequence: str) -> None:
+    """Two projects of one name would share their output: exit 2 naming both specs."""
+    if names.count(project.name) > 1:
+        others = [p.display_path for p in projects if p is not project and p.name == project.name]
+        raise UserError(
+            f"{project.display_path} and {', '.join(others)}: both name the project {project.name!r}, "
+            f"so both would {consequence}; rename one"
+        )
+
+
 def _plan_monorepo(run: _Run, paths: tuple[str, ...], root: Path, targets: tuple[str, ...]) -> None:
     projects = run.projects
     refuse_partial_render(root, [project.path for project in projects])
@@ -362,12 +367,8 @@ def _plan_monorepo(run: _Run, paths: tuple[str, ...], root: Path, targets: tuple
     members = []
     for project in progress.counted("rendering", projects):
         name = project.name
-        if names.count(name) > 1:
-            others = [p.display_path for p in projects if p is not project and p.name == name]
-            raise UserError(
-                f"{project.display_path} and {', '.join(others)}: both name the project {name!r}, so both would "
-                f"write {display_path(root / '.github' / 'workflows' / f'mlci-{name}.yml')}; rename one"
-            )
+        workflow = root / ".github" / "workflows" / f"mlci-{name}.yml"
+        _refuse_same_name(project, projects, names, f"write {display_path(workflow)}")
         if project.recalled is not None:
             member, plans = _recalled_monorepo_plans(project, project.recalled, root)
             run.result.unenforced += project.recalled.unenforced
